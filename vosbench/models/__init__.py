@@ -1,0 +1,5 @@
+"""Models: backbones, memory, decoders and composed VOS models."""
+from .backbones import *  # noqa: F401,F403
+from .decoders import *  # noqa: F401,F403
+from .memory import *  # noqa: F401,F403
+from .vos import *  # noqa: F401,F403
