@@ -19,6 +19,7 @@ from typing import Any, Optional
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import EVALUATOR as MMENGINE_EVALUATOR
+from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import LOG_PROCESSORS as MMENGINE_LOG_PROCESSORS
 from mmengine.registry import LOOPS as MMENGINE_LOOPS
@@ -104,6 +105,7 @@ WEIGHT_INITIALIZERS = _child('weight initializer',
 DATASETS = _child('dataset', MMENGINE_DATASETS, 'vosbench.datasets')
 DATA_SAMPLERS = _child('data sampler', MMENGINE_DATA_SAMPLERS,
                        'vosbench.datasets')
+FUNCTIONS = _child('function', MMENGINE_FUNCTIONS, 'vosbench.datasets')
 TRANSFORMS = _child('transform', MMENGINE_TRANSFORMS,
                     'vosbench.datasets.transforms')
 MODELS = _child('model', MMENGINE_MODELS, 'vosbench.models')

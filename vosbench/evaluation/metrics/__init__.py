@@ -1,0 +1,4 @@
+"""Metrics registered in ``vosbench.registry.METRICS``."""
+from .davis_metric import DAVISMetric
+
+__all__ = ['DAVISMetric']

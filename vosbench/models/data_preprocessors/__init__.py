@@ -1,0 +1,3 @@
+from .vos_data_preprocessor import VOSDataPreprocessor
+
+__all__ = ['VOSDataPreprocessor']

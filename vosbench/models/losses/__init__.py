@@ -1,0 +1,3 @@
+from .cross_entropy_loss import VOSCrossEntropyLoss
+
+__all__ = ['VOSCrossEntropyLoss']

@@ -1,0 +1,169 @@
+"""DAVIS 2017 semi-supervised video object segmentation dataset."""
+import os
+import os.path as osp
+from typing import List, Optional, Sequence
+
+import numpy as np
+from mmengine.dataset import BaseDataset
+
+from vosbench.registry import DATASETS
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
+
+
+class DatasetLayoutError(FileNotFoundError):
+    """A dataset folder does not have the expected layout."""
+
+
+@DATASETS.register_module()
+class DAVISDataset(BaseDataset):
+    """DAVIS 2017 (and any dataset in its layout, e.g. the synthetic one).
+
+    Layout under ``data_root``::
+
+        JPEGImages/<resolution>/<seq>/<frame>.jpg
+        Annotations/<resolution>/<seq>/<frame>.png   (palette PNGs)
+        ImageSets/<year>/<split>.txt                 (one sequence a line)
+
+    In training mode a sample is a clip of ``clip_length`` frames in
+    temporal order, each at most ``max_skip`` frames after the previous one
+    (reversed with probability ``reverse_prob``); the pipeline loads and
+    augments it. In test mode a sample is a whole video, described by its
+    file paths (the model streams the frames).
+
+    Args:
+        data_root (str): Dataset folder.
+        split (str): Name of the ImageSets file. Defaults to 'train'.
+        year (str): ImageSets sub-folder. Defaults to '2017'.
+        resolution (str): Image sub-folder. Defaults to '480p'.
+        sequences (Sequence[str], optional): Use these sequences instead of
+            the split file.
+        clip_length (int): Frames per training clip. Defaults to 3.
+        max_skip (int): Largest gap between consecutive clip frames.
+            Defaults to 5.
+        reverse_prob (float): Probability of reversing a training clip.
+            Defaults to 0.
+        samples_per_video (int): Training samples drawn from each video per
+            pass over the dataset. Defaults to 1.
+        pipeline (list): Transforms.
+        test_mode (bool): Whole videos instead of clips.
+    """
+
+    METAINFO = dict(dataset_name='DAVIS')
+
+    def __init__(self,
+                 data_root: str,
+                 split: str = 'train',
+                 year: str = '2017',
+                 resolution: str = '480p',
+                 sequences: Optional[Sequence[str]] = None,
+                 clip_length: int = 3,
+                 max_skip: int = 5,
+                 reverse_prob: float = 0.0,
+                 samples_per_video: int = 1,
+                 pipeline: Sequence = (),
+                 test_mode: bool = False,
+                 **kwargs):
+        self.split = split
+        self.year = str(year)
+        self.resolution = resolution
+        self.sequences = list(sequences) if sequences is not None else None
+        if clip_length < 1:
+            raise ValueError(f'clip_length must be >= 1, got {clip_length}')
+        self.clip_length = clip_length
+        self.max_skip = max_skip
+        self.reverse_prob = reverse_prob
+        self.samples_per_video = samples_per_video
+        super().__init__(
+            data_root=data_root,
+            pipeline=list(pipeline),
+            test_mode=test_mode,
+            **kwargs)
+
+    # ------------------------------------------------------------------
+    def _sequence_names(self) -> List[str]:
+        if self.sequences is not None:
+            return self.sequences
+        split_file = osp.join(self.data_root, 'ImageSets', self.year,
+                              f'{self.split}.txt')
+        if not osp.isfile(split_file):
+            raise DatasetLayoutError(
+                f'split file not found: {split_file} (check data_root and '
+                'split in the dataset config)')
+        with open(split_file) as f:
+            names = [line.strip() for line in f if line.strip()]
+        if not names:
+            raise DatasetLayoutError(f'split file {split_file} lists no '
+                                     'sequences')
+        return names
+
+    def load_data_list(self) -> List[dict]:
+        """One entry per video, with sorted frame and mask paths."""
+        image_root = osp.join(self.data_root, 'JPEGImages', self.resolution)
+        mask_root = osp.join(self.data_root, 'Annotations', self.resolution)
+        data_list = []
+        for seq in self._sequence_names():
+            image_dir = osp.join(image_root, seq)
+            if not osp.isdir(image_dir):
+                raise DatasetLayoutError(
+                    f'frames of sequence {seq!r} not found: {image_dir}')
+            frames = sorted(f for f in os.listdir(image_dir)
+                            if f.lower().endswith(IMAGE_EXTENSIONS))
+            if not frames:
+                raise DatasetLayoutError(f'no frames in {image_dir}')
+            names = [osp.splitext(f)[0] for f in frames]
+            mask_paths = []
+            for name in names:
+                path = osp.join(mask_root, seq, name + '.png')
+                mask_paths.append(path if osp.isfile(path) else None)
+            if mask_paths[0] is None:
+                raise DatasetLayoutError(
+                    f'sequence {seq!r}: the first frame has no annotation '
+                    f'({osp.join(mask_root, seq, names[0] + ".png")})')
+            if not self.test_mode:
+                missing = [n for n, p in zip(names, mask_paths) if p is None]
+                if missing:
+                    raise DatasetLayoutError(
+                        f'sequence {seq!r}: training needs an annotation for '
+                        f'every frame; missing {missing[:5]} in '
+                        f'{osp.join(mask_root, seq)}')
+            data_list.append(
+                dict(
+                    seq_name=seq,
+                    frame_names=names,
+                    frame_paths=[osp.join(image_dir, f) for f in frames],
+                    mask_paths=mask_paths))
+        return data_list
+
+    def __len__(self) -> int:
+        length = super().__len__()
+        return length if self.test_mode else length * self.samples_per_video
+
+    def get_data_info(self, idx: int) -> dict:
+        if not self.test_mode:
+            idx = idx % super().__len__()
+        return super().get_data_info(idx)
+
+    def sample_clip_indices(self, num_frames: int) -> List[int]:
+        """Frame indices of a random training clip, in temporal order
+        (reversed with probability ``reverse_prob``)."""
+        span = min((self.clip_length - 1) * self.max_skip, num_frames - 1)
+        start = np.random.randint(0, num_frames - span) if \
+            num_frames > span else 0
+        indices = [start]
+        for _ in range(self.clip_length - 1):
+            last = indices[-1]
+            room = num_frames - 1 - last
+            step = np.random.randint(1, min(self.max_skip, room) + 1) \
+                if room > 0 else 0
+            indices.append(last + step)
+        if np.random.rand() < self.reverse_prob:
+            indices = indices[::-1]
+        return indices
+
+    def prepare_data(self, idx: int):
+        info = self.get_data_info(idx)
+        if not self.test_mode:
+            info['clip_indices'] = self.sample_clip_indices(
+                len(info['frame_paths']))
+        return self.pipeline(info)

@@ -1,0 +1,514 @@
+"""ResNet backbone with torchvision parameter names.
+
+The module tree (``conv1``, ``bn1``, ``layer1`` .. ``layer4``, blocks
+``layerX.N.conv1/bn1/...``, shortcut ``layerX.0.downsample.0/1``) is exactly
+torchvision's, so an ImageNet checkpoint saved by torchvision loads without
+key conversion (its ``fc.*`` keys are ignored). The classifier (avgpool, fc) is
+not built, and neither are the stages beyond ``num_stages``: STM's encoders use
+the stem and stages 1-3 of ResNet-50 only.
+"""
+import logging
+import re
+from typing import Dict, List, Optional, Sequence, Tuple, Type, Union
+
+import torch
+import torch.nn as nn
+from mmcv.cnn import build_norm_layer
+from mmengine.logging import print_log
+from mmengine.model import BaseModule
+from mmengine.model.weight_init import PretrainedInit
+from mmengine.runner.checkpoint import _load_checkpoint
+from torch import Tensor
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from vosbench.registry import BACKBONES
+
+ConfigType = Union[dict, List[dict], None]
+
+
+def _norm(norm_cfg: dict, num_features: int) -> nn.Module:
+    """Build a norm layer from ``norm_cfg``; the name mmcv suggests is
+    dropped so that the caller can keep torchvision's attribute name."""
+    return build_norm_layer(norm_cfg, num_features)[1]
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convs with an identity (or 1x1 projection) shortcut.
+
+    Used by ResNet-18/34. ``expansion`` is 1: the block outputs ``planes``
+    channels.
+
+    Args:
+        inplanes (int): Input channels.
+        planes (int): Width (and output channels) of the block.
+        stride (int): Stride of the first 3x3 conv. Defaults to 1.
+        downsample (nn.Module, optional): Shortcut projection, needed when
+            the stride or the channel count changes.
+        norm_cfg (dict): Config of the norm layers.
+    """
+    expansion = 1
+
+    def __init__(self,
+                 inplanes: int,
+                 planes: int,
+                 stride: int = 1,
+                 downsample: Optional[nn.Module] = None,
+                 norm_cfg: dict = dict(type='BN', requires_grad=True)):
+        super().__init__()
+        self.conv1 = nn.Conv2d(
+            inplanes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = _norm(norm_cfg, planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
+        self.bn2 = _norm(norm_cfg, planes)
+        self.downsample = downsample
+        self.stride = stride
+
+    @property
+    def last_norm(self) -> nn.Module:
+        """The norm layer before the residual sum."""
+        return self.bn2
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, inplanes, H, W) -> (B, planes, H/stride, W/stride)."""
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
+
+
+class Bottleneck(nn.Module):
+    """1x1 reduce, 3x3 (strided, as in torchvision's ResNet v1.5), 1x1 expand.
+
+    Used by ResNet-50/101/152. ``expansion`` is 4: the block outputs
+    ``4 * planes`` channels.
+
+    Args:
+        inplanes (int): Input channels.
+        planes (int): Width of the 3x3 conv.
+        stride (int): Stride of the 3x3 conv. Defaults to 1.
+        downsample (nn.Module, optional): Shortcut projection, needed when
+            the stride or the channel count changes.
+        norm_cfg (dict): Config of the norm layers.
+    """
+    expansion = 4
+
+    def __init__(self,
+                 inplanes: int,
+                 planes: int,
+                 stride: int = 1,
+                 downsample: Optional[nn.Module] = None,
+                 norm_cfg: dict = dict(type='BN', requires_grad=True)):
+        super().__init__()
+        out_planes = planes * self.expansion
+        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
+        self.bn1 = _norm(norm_cfg, planes)
+        self.conv2 = nn.Conv2d(
+            planes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn2 = _norm(norm_cfg, planes)
+        self.conv3 = nn.Conv2d(planes, out_planes, 1, bias=False)
+        self.bn3 = _norm(norm_cfg, out_planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+        self.stride = stride
+
+    @property
+    def last_norm(self) -> nn.Module:
+        """The norm layer before the residual sum."""
+        return self.bn3
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, inplanes, H, W) -> (B, 4 * planes, H/stride, W/stride)."""
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + identity)
+
+
+@BACKBONES.register_module()
+class ResNet(BaseModule):
+    """ResNet backbone (He et al., 2016) with torchvision's parameter names.
+
+    Stem: 7x7/2 conv (no bias), ``bn1``, ReLU, 3x3/2 max-pool (stride 4).
+    Stage ``i`` (``layer{i+1}``, 0-based ``i``) has stride ``4 * 2**i`` and
+    width ``base_channels * 2**i`` (times 4 for bottleneck depths), so with
+    the default ``base_channels=64``:
+
+    ======  ===================  =====================
+    depth   block                stage output channels
+    ======  ===================  =====================
+    18/34   BasicBlock           64, 128, 256, 512
+    50/101  Bottleneck (v1.5)    256, 512, 1024, 2048
+    ======  ===================  =====================
+
+    A smaller ``base_channels`` scales every width proportionally, which gives
+    narrow networks for CPU demos and tests (base 16: 64/128/256/512 for
+    ResNet-50, 16/32/64/128 for ResNet-18).
+
+    Args:
+        depth (int): 18, 34, 50, 101 or 152.
+        in_channels (int): Input channels. STM's memory encoder uses 5 (RGB,
+            object mask, other objects' mask). Defaults to 3.
+        base_channels (int): Width of the stem and of the first stage's
+            3x3 convs. Defaults to 64.
+        num_stages (int): Number of residual stages built (1-4). Stages
+            beyond it do not exist, so their parameters are not counted nor
+            trained. Defaults to 4.
+        out_indices (Sequence[int]): 0-based stages whose outputs
+            :meth:`forward` returns, each ``< num_stages``.
+            Defaults to (0, 1, 2, 3).
+        frozen_stages (int): -1 freezes nothing; 0 freezes the stem
+            (``conv1``/``bn1``); ``i >= 1`` freezes the stem and
+            ``layer1`` .. ``layer{i}``. Frozen parameters get
+            ``requires_grad=False`` and their norm layers stay in eval mode.
+            Defaults to -1.
+        norm_eval (bool): Keep every BatchNorm layer in eval mode (running
+            statistics frozen) during training. Defaults to False.
+        norm_cfg (dict): Norm layer config for
+            :func:`mmcv.cnn.build_norm_layer`.
+            Defaults to ``dict(type='BN', requires_grad=True)``.
+        zero_init_residual (bool): In the default init, set the weight of
+            the last norm layer of each block to zero so that every block
+            starts as the identity. Defaults to False.
+        init_cfg (dict or list[dict], optional): mmengine init config. With
+            ``dict(type='Pretrained', checkpoint=PATH, prefix=None)`` the
+            checkpoint is loaded by :meth:`init_weights` with a 3 -> N input
+            channel adaptation of ``conv1.weight`` (see there).
+            Defaults to None (default init).
+
+    Example:
+        >>> backbone = ResNet(depth=50, num_stages=3, out_indices=(0, 1, 2))
+        >>> feats = backbone(torch.rand(1, 3, 64, 64))
+        >>> [tuple(f.shape) for f in feats]
+        [(1, 256, 16, 16), (1, 512, 8, 8), (1, 1024, 4, 4)]
+    """
+
+    arch_settings: Dict[int, Tuple[Type[nn.Module], Tuple[int, ...]]] = {
+        18: (BasicBlock, (2, 2, 2, 2)),
+        34: (BasicBlock, (3, 4, 6, 3)),
+        50: (Bottleneck, (3, 4, 6, 3)),
+        101: (Bottleneck, (3, 4, 23, 3)),
+        152: (Bottleneck, (3, 8, 36, 3)),
+    }
+
+    def __init__(self,
+                 depth: int,
+                 in_channels: int = 3,
+                 base_channels: int = 64,
+                 num_stages: int = 4,
+                 out_indices: Sequence[int] = (0, 1, 2, 3),
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 norm_cfg: dict = dict(type='BN', requires_grad=True),
+                 zero_init_residual: bool = False,
+                 init_cfg: ConfigType = None):
+        super().__init__(init_cfg=init_cfg)
+        if depth not in self.arch_settings:
+            raise KeyError(f'Invalid depth {depth} for ResNet; choose one '
+                           f'of {sorted(self.arch_settings)}.')
+        if not 1 <= num_stages <= 4:
+            raise ValueError(f'num_stages must be in [1, 4], got {num_stages}')
+        out_indices = tuple(out_indices)
+        if not out_indices or any(not 0 <= i < num_stages
+                                  for i in out_indices):
+            raise ValueError(f'out_indices {out_indices} must be non-empty '
+                             f'and each in [0, num_stages={num_stages}).')
+        if not -1 <= frozen_stages <= num_stages:
+            raise ValueError(f'frozen_stages must be in [-1, num_stages='
+                             f'{num_stages}], got {frozen_stages}')
+
+        self.depth = depth
+        self.in_channels = in_channels
+        self.base_channels = base_channels
+        self.num_stages = num_stages
+        self.out_indices = out_indices
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        self.norm_cfg = norm_cfg
+        self.zero_init_residual = zero_init_residual
+        block, stage_blocks = self.arch_settings[depth]
+        self.block = block
+        self.stage_blocks = stage_blocks[:num_stages]
+
+        # Stem: stride 4.
+        self.conv1 = nn.Conv2d(
+            in_channels, base_channels, 7, stride=2, padding=3, bias=False)
+        self.bn1 = _norm(norm_cfg, base_channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+
+        self.res_layers: List[str] = []
+        self.stage_channels: List[int] = []
+        inplanes = base_channels
+        for i, num_blocks in enumerate(self.stage_blocks):
+            planes = base_channels * 2**i
+            layer = self.make_res_layer(
+                block, inplanes, planes, num_blocks, stride=1 if i == 0 else 2)
+            inplanes = planes * block.expansion
+            name = f'layer{i + 1}'
+            self.add_module(name, layer)
+            self.res_layers.append(name)
+            self.stage_channels.append(inplanes)
+        #: Channels of each returned feature map, in ``out_indices`` order.
+        self.out_channels = tuple(self.stage_channels[i] for i in out_indices)
+        #: Stride of each returned feature map, in ``out_indices`` order.
+        self.out_strides = tuple(4 * 2**i for i in out_indices)
+
+        self._freeze_stages()
+
+    def make_res_layer(self, block: Type[nn.Module], inplanes: int,
+                       planes: int, num_blocks: int,
+                       stride: int) -> nn.Sequential:
+        """Build one stage; the first block carries the stride and, when the
+        shape changes, a ``downsample`` shortcut (1x1 conv without bias,
+        norm) named ``downsample.0`` / ``downsample.1`` as in torchvision."""
+        downsample = None
+        if stride != 1 or inplanes != planes * block.expansion:
+            downsample = nn.Sequential(
+                nn.Conv2d(
+                    inplanes,
+                    planes * block.expansion,
+                    1,
+                    stride=stride,
+                    bias=False),
+                _norm(self.norm_cfg, planes * block.expansion))
+        layers = [
+            block(inplanes, planes, stride, downsample, norm_cfg=self.norm_cfg)
+        ]
+        inplanes = planes * block.expansion
+        layers += [
+            block(inplanes, planes, norm_cfg=self.norm_cfg)
+            for _ in range(1, num_blocks)
+        ]
+        return nn.Sequential(*layers)
+
+    # ------------------------------------------------------------------
+    # forward
+    # ------------------------------------------------------------------
+    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        """Extract multi-scale features.
+
+        Args:
+            x (Tensor): Images, shape (B, in_channels, H, W).
+
+        Returns:
+            tuple[Tensor]: For each ``i`` in ``out_indices`` (in that order),
+            the output of stage ``i``: shape (B, C_i, H / 2**(i+2),
+            W / 2**(i+2)) (sizes rounded up per strided layer), where
+            ``C_i = self.stage_channels[i]``.
+        """
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        stage_outs = []
+        for name in self.res_layers:
+            x = getattr(self, name)(x)
+            stage_outs.append(x)
+        return tuple(stage_outs[i] for i in self.out_indices)
+
+    # ------------------------------------------------------------------
+    # freezing
+    # ------------------------------------------------------------------
+    def _frozen_modules(self) -> List[nn.Module]:
+        if self.frozen_stages < 0:
+            return []
+        modules = [self.conv1, self.bn1]
+        modules += [
+            getattr(self, f'layer{i}')
+            for i in range(1, self.frozen_stages + 1)
+        ]
+        return modules
+
+    def _freeze_stages(self) -> None:
+        """Stop gradients of, and put in eval mode, the frozen stages."""
+        for m in self._frozen_modules():
+            m.eval()
+            for param in m.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True) -> 'ResNet':
+        """Set the training mode, keeping frozen stages (and, with
+        ``norm_eval``, every BatchNorm layer) in eval mode."""
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+    # ------------------------------------------------------------------
+    # initialisation
+    # ------------------------------------------------------------------
+    def init_weights(self) -> None:
+        """Initialise the weights.
+
+        Always starts with the default init (Kaiming-normal fan-out convs,
+        norm weight 1 and bias 0, optionally zero last norm per block). Then
+        any non-``Pretrained`` entries of ``init_cfg`` are applied by
+        mmengine. Finally a ``Pretrained`` entry is loaded by
+        :meth:`load_pretrained`, which, unlike mmengine's ``PretrainedInit``,
+        adapts ``conv1.weight`` to extra input channels and reports every
+        missing or unexpected key.
+        """
+        if self._is_init:
+            print_log(
+                f'init_weights of {self.__class__.__name__} has been called '
+                'more than once.',
+                logger='current',
+                level=logging.WARNING)
+            return
+        init_cfgs = self.init_cfg or []
+        if isinstance(init_cfgs, dict):
+            init_cfgs = [init_cfgs]
+        pretrained = [
+            c for c in init_cfgs
+            if c.get('type') in ('Pretrained', PretrainedInit)
+        ]
+        others = [c for c in init_cfgs if c not in pretrained]
+        if len(pretrained) > 1:
+            raise ValueError('ResNet accepts at most one Pretrained init_cfg, '
+                             f'got {pretrained}')
+
+        self._default_init()
+        if others:
+            # Let mmengine apply the remaining initialisers.
+            full_cfg = self.init_cfg
+            self.init_cfg = others
+            try:
+                super().init_weights()
+            finally:
+                self.init_cfg = full_cfg
+        if pretrained:
+            cfg = pretrained[0]
+            self.load_pretrained(
+                cfg['checkpoint'],
+                prefix=cfg.get('prefix'),
+                map_location=cfg.get('map_location', 'cpu'))
+        self._is_init = True
+
+    def _default_init(self) -> None:
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(
+                    m.weight, mode='fan_out', nonlinearity='relu')
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, (_BatchNorm, nn.GroupNorm)):
+                if m.weight is not None:
+                    nn.init.ones_(m.weight)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+        if self.zero_init_residual:
+            for m in self.modules():
+                if isinstance(m, (BasicBlock, Bottleneck)) and \
+                        m.last_norm.weight is not None:
+                    nn.init.zeros_(m.last_norm.weight)
+
+    def load_pretrained(self,
+                        checkpoint: str,
+                        prefix: Optional[str] = None,
+                        map_location: str = 'cpu') -> None:
+        """Load a (torchvision-named) ResNet checkpoint into this backbone.
+
+        Steps: read the file with mmengine's checkpoint loader; take its
+        ``state_dict`` if it has one; strip a leading ``module.``; keep only
+        the keys under ``prefix`` (stripped), if given; drop ``fc.*``; if
+        ``conv1.weight`` has fewer input channels than this model (3 vs 5
+        for STM's memory encoder) append zero kernels for the extra channels;
+        drop (and log) the keys of stages that are not built; then load
+        non-strictly and log missing and unexpected keys by name.
+
+        Args:
+            checkpoint (str): Path or URL understood by mmengine's
+                ``CheckpointLoader`` (e.g. ``torchvision://resnet50``).
+            prefix (str, optional): Sub-module prefix in the checkpoint,
+                e.g. ``'backbone'``. Defaults to None.
+            map_location (str): Device to load tensors to. Defaults to 'cpu'.
+
+        Raises:
+            ValueError: If a tensor's shape differs from this model's (after
+                the input-channel adaptation); the message names the key and
+                both shapes.
+        """
+        print_log(
+            f'ResNet: load pretrained weights from {checkpoint}'
+            + (f' (prefix {prefix!r})' if prefix else ''),
+            logger='current')
+        ckpt = _load_checkpoint(checkpoint, map_location=map_location)
+        if not isinstance(ckpt, dict):
+            raise TypeError(f'No state dict found in {checkpoint}: got a '
+                            f'{type(ckpt).__name__}.')
+        state_dict = ckpt.get('state_dict', ckpt)
+        state_dict = {
+            re.sub(r'^module\.', '', k): v
+            for k, v in state_dict.items()
+        }
+        if prefix:
+            if not prefix.endswith('.'):
+                prefix += '.'
+            state_dict = {
+                k[len(prefix):]: v
+                for k, v in state_dict.items() if k.startswith(prefix)
+            }
+            if not state_dict:
+                raise ValueError(f'No key starts with {prefix!r} in '
+                                 f'{checkpoint}.')
+        state_dict = {
+            k: v
+            for k, v in state_dict.items() if not k.startswith('fc.')
+        }
+
+        skipped_stages = tuple(f'layer{i}.'
+                               for i in range(self.num_stages + 1, 5))
+        if skipped_stages:
+            dropped = sorted(k for k in state_dict
+                             if k.startswith(skipped_stages))
+            if dropped:
+                stages = sorted({k.split('.')[0] for k in dropped})
+                print_log(
+                    f'ResNet(num_stages={self.num_stages}): ignoring '
+                    f'{len(dropped)} checkpoint tensors of stages that are '
+                    f'not built: {", ".join(stages)}.',
+                    logger='current')
+                for k in dropped:
+                    del state_dict[k]
+
+        own = self.state_dict()
+        key = 'conv1.weight'
+        if key in state_dict and key in own:
+            src, dst = state_dict[key], own[key]
+            if (src.dim() == 4 and src.shape[1] < dst.shape[1]
+                    and src.shape[0] == dst.shape[0]
+                    and src.shape[2:] == dst.shape[2:]):
+                extra = dst.shape[1] - src.shape[1]
+                state_dict[key] = torch.cat(
+                    [src, src.new_zeros(src.shape[0], extra, *src.shape[2:])],
+                    dim=1)
+                print_log(
+                    f'ResNet: {key} has {src.shape[1]} input channels in the '
+                    f'checkpoint and {dst.shape[1]} in the model; the extra '
+                    f'{extra} input kernels are zero-initialised.',
+                    logger='current')
+
+        mismatched = [(k, tuple(v.shape), tuple(own[k].shape))
+                      for k, v in state_dict.items()
+                      if k in own and v.shape != own[k].shape]
+        if mismatched:
+            lines = '; '.join(f'{k}: checkpoint {s}, model {m}'
+                              for k, s, m in mismatched)
+            raise ValueError(
+                f'Shape mismatch loading {checkpoint} into ResNet: {lines}')
+
+        missing, unexpected = self.load_state_dict(state_dict, strict=False)
+        if missing:
+            print_log(
+                f'ResNet: missing keys in {checkpoint} (left at their '
+                f'initial values): {", ".join(missing)}',
+                logger='current',
+                level=logging.WARNING)
+        if unexpected:
+            print_log(
+                f'ResNet: unexpected keys in {checkpoint} (ignored): '
+                f'{", ".join(unexpected)}',
+                logger='current',
+                level=logging.WARNING)

@@ -1,0 +1,28 @@
+"""Batching of training clips."""
+from typing import Union
+
+import torch
+from mmengine.model import BaseDataPreprocessor
+
+from vosbench.registry import MODELS
+
+
+@MODELS.register_module()
+class VOSDataPreprocessor(BaseDataPreprocessor):
+    """Stack clips and scale frames to [0, 1] on the model's device.
+
+    Training batches (``inputs`` a list of ``(T, 3, H, W)`` uint8 tensors)
+    become ``(B, T, 3, H, W)`` float in [0, 1]; the masks of each data sample
+    move to the device. Test batches (whole videos, streamed by the model
+    from their file paths) pass through unchanged.
+    """
+
+    def forward(self, data: dict, training: bool = False) -> Union[dict, list]:
+        data = self.cast_data(data)
+        inputs = data.get('inputs')
+        if isinstance(inputs, (list, tuple)) and inputs and \
+                all(isinstance(x, torch.Tensor) for x in inputs):
+            inputs = torch.stack(list(inputs))
+        if isinstance(inputs, torch.Tensor) and not inputs.is_floating_point():
+            inputs = inputs.float().div_(255)
+        return dict(inputs=inputs, data_samples=data.get('data_samples'))
