@@ -4,10 +4,10 @@ import os.path as osp
 from typing import Optional, Sequence
 
 import cv2
-
 from mmengine.hooks import Hook
 
 from vosbench.registry import HOOKS
+from .prediction_writer_hook import drop_sampler_padding
 from vosbench.utils.image_io import read_frame
 from vosbench.visualization.overlay import overlay_masks
 
@@ -28,7 +28,8 @@ class VOSVisualizationHook(Hook):
 
     def after_test_iter(self, runner, batch_idx: int, data_batch=None,
                         outputs: Optional[Sequence[dict]] = None) -> None:
-        for result in outputs or []:
+        for result in drop_sampler_padding(runner.test_loop.dataloader,
+                                           batch_idx, outputs):
             seq_dir = osp.join(self.show_dir, result['seq_name'])
             os.makedirs(seq_dir, exist_ok=True)
             for t in range(0, len(result['frame_paths']), self.interval):
