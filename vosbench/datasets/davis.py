@@ -6,7 +6,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 from mmengine.dataset import BaseDataset
 
-from vosbench.registry import DATASETS
+from vosbench.registry import DATASETS, TRANSFORMS
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
 
@@ -74,9 +74,13 @@ class DAVISDataset(BaseDataset):
         self.max_skip = max_skip
         self.reverse_prob = reverse_prob
         self.samples_per_video = samples_per_video
+        # built from vosbench's registry, so that a dataset made outside a
+        # runner (no default scope) finds vosbench's transforms too
+        pipeline = [TRANSFORMS.build(t) if isinstance(t, dict) else t
+                    for t in pipeline]
         super().__init__(
             data_root=data_root,
-            pipeline=list(pipeline),
+            pipeline=pipeline,
             test_mode=test_mode,
             **kwargs)
 
@@ -151,9 +155,11 @@ class DAVISDataset(BaseDataset):
         start = np.random.randint(0, num_frames - span) if \
             num_frames > span else 0
         indices = [start]
-        for _ in range(self.clip_length - 1):
+        for later_steps in range(self.clip_length - 2, -1, -1):
             last = indices[-1]
-            room = num_frames - 1 - last
+            # leave a frame for each later step, so that a video with at
+            # least clip_length frames gives distinct frames
+            room = num_frames - 1 - last - later_steps
             step = np.random.randint(1, min(self.max_skip, room) + 1) \
                 if room > 0 else 0
             indices.append(last + step)

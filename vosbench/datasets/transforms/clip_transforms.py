@@ -45,7 +45,8 @@ class ClipRandomResizedCrop(BaseTransform):
         frames = [cv2.resize(f, (new_w, new_h),
                              interpolation=cv2.INTER_LINEAR) for f in frames]
         masks = [cv2.resize(m, (new_w, new_h),
-                            interpolation=cv2.INTER_NEAREST) for m in masks]
+                            interpolation=cv2.INTER_NEAREST_EXACT)
+                 for m in masks]
         first = masks[0]
         for _ in range(self.max_attempts):
             top = np.random.randint(0, new_h - crop_h + 1)

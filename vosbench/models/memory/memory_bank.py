@@ -57,14 +57,17 @@ class MemoryBank:
 
         Args:
             previous (tuple, optional): ``(key, value, frame_index)`` of the
-                previous frame, used if ``keep_previous`` and not already
-                kept.
+                previous frame, used if ``keep_previous`` or if it is a
+                memory frame, and not already kept.
 
         Returns:
             tuple: keys ``(N, Ck, T, H, W)`` and values ``(N, Cv, T, H, W)``.
         """
         keys, values = list(self.keys), list(self.values)
-        if previous is not None and (self.keep_previous or not keys):
+        # a memory frame is read as soon as it is encoded, also without
+        # keep_previous (it is kept from then on anyway)
+        if previous is not None and (self.keep_previous or not keys or
+                                     self.is_memory_frame(previous[2])):
             key, value, index = previous
             if not self.frame_indices or self.frame_indices[-1] != index:
                 keys.append(key.unsqueeze(2))

@@ -115,8 +115,18 @@ class STM(BaseModel):
         frames = frames[:, None].expand(-1, num_objects, -1, -1, -1)
         inputs = torch.cat([frames, object_probs[:, :, None],
                             others[:, :, None]], dim=2)
-        features = self.memory_encoder(inputs.flatten(0, 1))[-1]
-        return self.memory_key_value(features)
+        inputs = inputs.flatten(0, 1)
+        if valid is None or bool(valid.all()):
+            return self.memory_key_value(self.memory_encoder(inputs)[-1])
+        # padding objects are not encoded (nor seen by batch norm); their
+        # keys and values are zero
+        keep = valid.flatten().nonzero().squeeze(1)
+        key, value = self.memory_key_value(
+            self.memory_encoder(inputs[keep])[-1])
+        full_key = key.new_zeros((inputs.shape[0], *key.shape[1:]))
+        full_value = value.new_zeros((inputs.shape[0], *value.shape[1:]))
+        return (full_key.index_copy(0, keep, key),
+                full_value.index_copy(0, keep, value))
 
     def encode_query(self, frames: Tensor
                      ) -> Tuple[Tensor, Tensor, List[Tensor]]:
