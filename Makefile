@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-DEMO_CONFIG := configs/stm/stm_r18-tiny_1xb8-2k_synthetic.py
+DEMO_CONFIG := configs/stm/stm_r18-tiny_1xb4-700iter_synthetic.py
 DEMO_WORK_DIR := work_dirs/demo
 DEMO_DATA := data/synthetic
 
@@ -25,7 +25,7 @@ demo-train: demo-data
 	$(PY) tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_WORK_DIR) --resume
 
 demo-test: demo-train
-	$(PY) tools/test.py $(DEMO_CONFIG) $(DEMO_WORK_DIR)/iter_2000.pth \
+	$(PY) tools/test.py $(DEMO_CONFIG) $$(cat $(DEMO_WORK_DIR)/last_checkpoint) \
 		--work-dir $(DEMO_WORK_DIR) --out $(DEMO_WORK_DIR)/predictions \
 		--show-dir $(DEMO_WORK_DIR)/overlays --show-interval 5
 

@@ -26,7 +26,7 @@ import torch.distributed as torch_dist
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO_ROOT, 'configs', 'stm',
-                  'stm_r18-tiny_1xb8-2k_synthetic.py')
+                  'stm_r18-tiny_1xb4-700iter_synthetic.py')
 NUM_PROCS = 2
 NUM_TRAIN, NUM_VAL, NUM_FRAMES = 4, 3, 8  # 3 val videos: one rank is padded
 MAX_ITERS = 3

@@ -13,8 +13,8 @@ train_pipeline = [
     dict(type='PackClipInputs'),
 ]
 train_dataloader = dict(
-    batch_size=8,
-    num_workers=2,
+    batch_size=4,
+    num_workers=1,
     dataset=dict(
         data_root=data_root, samples_per_video=100,
         pipeline=train_pipeline))
