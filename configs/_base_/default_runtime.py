@@ -21,3 +21,5 @@ default_hooks = dict(
         max_keep_ckpts=3, save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
+# one log line per segmented video in validation and testing
+custom_hooks = [dict(type='VideoProgressHook')]

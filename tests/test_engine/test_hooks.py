@@ -100,3 +100,35 @@ def test_visualization_hook_writes_overlays(tmp_path, interval, expected):
         blend = 0.5 * 128 + 0.5 * DAVIS_PALETTE[3].astype(int)
         assert np.abs(rgb[10:14, 10:14] - blend).max() <= 25
         assert np.abs(blend - 128).max() >= 60
+
+
+class _ListLogger:
+
+    def __init__(self):
+        self.lines = []
+
+    def info(self, msg):
+        self.lines.append(msg)
+
+
+def test_video_progress_logs_every_video_with_eta():
+    from vosbench.engine.hooks import VideoProgressHook
+    loader = [None] * 3  # three videos
+    runner = SimpleNamespace(
+        logger=_ListLogger(),
+        test_loop=SimpleNamespace(dataloader=loader),
+        val_loop=SimpleNamespace(dataloader=loader))
+    hook = HOOKS.build(dict(type='VideoProgressHook'))
+    assert isinstance(hook, VideoProgressHook)
+    hook.before_test_epoch(runner)
+    for i, name in enumerate(['a', 'b', 'c']):
+        hook.after_test_iter(runner, i, None,
+                             [fake_result(name, num_frames=4)])
+    assert len(runner.logger.lines) == 3
+    assert runner.logger.lines[0].startswith('test video 1/3 a: 4 frames')
+    assert 'min left' in runner.logger.lines[0]
+    assert runner.logger.lines[2].startswith('test video 3/3 c')
+    assert '0.0 min left' in runner.logger.lines[2]
+    hook.before_val_epoch(runner)
+    hook.after_val_iter(runner, 0, None, [fake_result('v', num_frames=2)])
+    assert runner.logger.lines[-1].startswith('val video 1/3 v: 2 frames')
