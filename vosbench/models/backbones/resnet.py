@@ -8,20 +8,17 @@ not built, and neither are the stages beyond ``num_stages``: STM's encoders use
 the stem and stages 1-3 of ResNet-50 only.
 """
 import logging
-import re
 from typing import Dict, List, Optional, Sequence, Tuple, Type, Union
 
-import torch
 import torch.nn as nn
 from mmcv.cnn import build_norm_layer
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
-from mmengine.model.weight_init import PretrainedInit
-from mmengine.runner.checkpoint import _load_checkpoint
 from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from vosbench.registry import BACKBONES
+from .pretrained import PretrainedInitMixin
 
 ConfigType = Union[dict, List[dict], None]
 
@@ -127,7 +124,7 @@ class Bottleneck(nn.Module):
 
 
 @BACKBONES.register_module()
-class ResNet(BaseModule):
+class ResNet(PretrainedInitMixin, BaseModule):
     """ResNet backbone (He et al., 2016) with torchvision's parameter names.
 
     Stem: 7x7/2 conv (no bias), ``bn1``, ReLU, 3x3/2 max-pool (stride 4).
@@ -173,8 +170,13 @@ class ResNet(BaseModule):
             starts as the identity. Defaults to False.
         init_cfg (dict or list[dict], optional): mmengine init config. With
             ``dict(type='Pretrained', checkpoint=PATH, prefix=None)`` the
-            checkpoint is loaded by :meth:`init_weights` with a 3 -> N input
-            channel adaptation of ``conv1.weight`` (see there).
+            checkpoint (torchvision names, e.g. torchvision's own ImageNet
+            weights, loaded as they are; mmpretrain ResNet checkpoints are
+            converted first with
+            ``tools/model_converters/mmpretrain_resnet_to_vosbench.py``) is
+            loaded by :meth:`init_weights` with a 3 -> N input channel
+            adaptation of ``conv1.weight``, see
+            :class:`~vosbench.models.backbones.pretrained.PretrainedInitMixin`.
             Defaults to None (default init).
 
     Example:
@@ -337,56 +339,17 @@ class ResNet(BaseModule):
         return self
 
     # ------------------------------------------------------------------
-    # initialisation
+    # initialisation (init_weights and load_pretrained: PretrainedInitMixin)
     # ------------------------------------------------------------------
-    def init_weights(self) -> None:
-        """Initialise the weights.
+    input_conv_key = 'conv1.weight'
 
-        Always starts with the default init (Kaiming-normal fan-out convs,
-        norm weight 1 and bias 0, optionally zero last norm per block). Then
-        any non-``Pretrained`` entries of ``init_cfg`` are applied by
-        mmengine. Finally a ``Pretrained`` entry is loaded by
-        :meth:`load_pretrained`, which, unlike mmengine's ``PretrainedInit``,
-        adapts ``conv1.weight`` to extra input channels and reports every
-        missing or unexpected key.
-        """
-        if self._is_init:
-            print_log(
-                f'init_weights of {self.__class__.__name__} has been called '
-                'more than once.',
-                logger='current',
-                level=logging.WARNING)
-            return
-        init_cfgs = self.init_cfg or []
-        if isinstance(init_cfgs, dict):
-            init_cfgs = [init_cfgs]
-        pretrained = [
-            c for c in init_cfgs
-            if c.get('type') in ('Pretrained', PretrainedInit)
-        ]
-        others = [c for c in init_cfgs if c not in pretrained]
-        if len(pretrained) > 1:
-            raise ValueError('ResNet accepts at most one Pretrained init_cfg, '
-                             f'got {pretrained}')
-
-        self._default_init()
-        if others:
-            # Let mmengine apply the remaining initialisers.
-            full_cfg = self.init_cfg
-            self.init_cfg = others
-            try:
-                super().init_weights()
-            finally:
-                self.init_cfg = full_cfg
-        if pretrained:
-            cfg = pretrained[0]
-            self.load_pretrained(
-                cfg['checkpoint'],
-                prefix=cfg.get('prefix'),
-                map_location=cfg.get('map_location', 'cpu'))
-        self._is_init = True
+    def _log(self, msg: str, level: int = logging.INFO) -> None:
+        """Loading reports go through this module's ``print_log``."""
+        print_log(msg, logger='current', level=level)
 
     def _default_init(self) -> None:
+        """Kaiming-normal (fan-out) convs, norm weight 1 and bias 0, and with
+        ``zero_init_residual`` a zero last norm weight in every block."""
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(
@@ -403,112 +366,3 @@ class ResNet(BaseModule):
                 if isinstance(m, (BasicBlock, Bottleneck)) and \
                         m.last_norm.weight is not None:
                     nn.init.zeros_(m.last_norm.weight)
-
-    def load_pretrained(self,
-                        checkpoint: str,
-                        prefix: Optional[str] = None,
-                        map_location: str = 'cpu') -> None:
-        """Load a (torchvision-named) ResNet checkpoint into this backbone.
-
-        Steps: read the file with mmengine's checkpoint loader; take its
-        ``state_dict`` if it has one; strip a leading ``module.``; keep only
-        the keys under ``prefix`` (stripped), if given; drop ``fc.*``; if
-        ``conv1.weight`` has fewer input channels than this model (3 vs 5
-        for STM's memory encoder) append zero kernels for the extra channels;
-        drop (and log) the keys of stages that are not built; then load
-        non-strictly and log missing and unexpected keys by name.
-
-        Args:
-            checkpoint (str): Path or URL understood by mmengine's
-                ``CheckpointLoader`` (e.g. ``torchvision://resnet50``).
-            prefix (str, optional): Sub-module prefix in the checkpoint,
-                e.g. ``'backbone'``. Defaults to None.
-            map_location (str): Device to load tensors to. Defaults to 'cpu'.
-
-        Raises:
-            ValueError: If a tensor's shape differs from this model's (after
-                the input-channel adaptation); the message names the key and
-                both shapes.
-        """
-        print_log(
-            f'ResNet: load pretrained weights from {checkpoint}'
-            + (f' (prefix {prefix!r})' if prefix else ''),
-            logger='current')
-        ckpt = _load_checkpoint(checkpoint, map_location=map_location)
-        if not isinstance(ckpt, dict):
-            raise TypeError(f'No state dict found in {checkpoint}: got a '
-                            f'{type(ckpt).__name__}.')
-        state_dict = ckpt.get('state_dict', ckpt)
-        state_dict = {
-            re.sub(r'^module\.', '', k): v
-            for k, v in state_dict.items()
-        }
-        if prefix:
-            if not prefix.endswith('.'):
-                prefix += '.'
-            state_dict = {
-                k[len(prefix):]: v
-                for k, v in state_dict.items() if k.startswith(prefix)
-            }
-            if not state_dict:
-                raise ValueError(f'No key starts with {prefix!r} in '
-                                 f'{checkpoint}.')
-        state_dict = {
-            k: v
-            for k, v in state_dict.items() if not k.startswith('fc.')
-        }
-
-        skipped_stages = tuple(f'layer{i}.'
-                               for i in range(self.num_stages + 1, 5))
-        if skipped_stages:
-            dropped = sorted(k for k in state_dict
-                             if k.startswith(skipped_stages))
-            if dropped:
-                stages = sorted({k.split('.')[0] for k in dropped})
-                print_log(
-                    f'ResNet(num_stages={self.num_stages}): ignoring '
-                    f'{len(dropped)} checkpoint tensors of stages that are '
-                    f'not built: {", ".join(stages)}.',
-                    logger='current')
-                for k in dropped:
-                    del state_dict[k]
-
-        own = self.state_dict()
-        key = 'conv1.weight'
-        if key in state_dict and key in own:
-            src, dst = state_dict[key], own[key]
-            if (src.dim() == 4 and src.shape[1] < dst.shape[1]
-                    and src.shape[0] == dst.shape[0]
-                    and src.shape[2:] == dst.shape[2:]):
-                extra = dst.shape[1] - src.shape[1]
-                state_dict[key] = torch.cat(
-                    [src, src.new_zeros(src.shape[0], extra, *src.shape[2:])],
-                    dim=1)
-                print_log(
-                    f'ResNet: {key} has {src.shape[1]} input channels in the '
-                    f'checkpoint and {dst.shape[1]} in the model; the extra '
-                    f'{extra} input kernels are zero-initialised.',
-                    logger='current')
-
-        mismatched = [(k, tuple(v.shape), tuple(own[k].shape))
-                      for k, v in state_dict.items()
-                      if k in own and v.shape != own[k].shape]
-        if mismatched:
-            lines = '; '.join(f'{k}: checkpoint {s}, model {m}'
-                              for k, s, m in mismatched)
-            raise ValueError(
-                f'Shape mismatch loading {checkpoint} into ResNet: {lines}')
-
-        missing, unexpected = self.load_state_dict(state_dict, strict=False)
-        if missing:
-            print_log(
-                f'ResNet: missing keys in {checkpoint} (left at their '
-                f'initial values): {", ".join(missing)}',
-                logger='current',
-                level=logging.WARNING)
-        if unexpected:
-            print_log(
-                f'ResNet: unexpected keys in {checkpoint} (ignored): '
-                f'{", ".join(unexpected)}',
-                logger='current',
-                level=logging.WARNING)

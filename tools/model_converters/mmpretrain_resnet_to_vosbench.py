@@ -1,0 +1,67 @@
+"""Convert an mmpretrain ResNet checkpoint to vosbench's ResNet names.
+
+Usage::
+
+    python tools/model_converters/mmpretrain_resnet_to_vosbench.py \\
+        resnet50_8xb32_in1k_20210831-ea4938fc.pth \\
+        data/pretrained/resnet50_mmpretrain.pth
+
+mmpretrain's ``ResNet`` (style ``pytorch``) has torchvision's names under
+``backbone.``; ``head.*`` (the classifier) and ``data_preprocessor.*`` are
+dropped. ``ResNetV1c`` / ``ResNetV1d`` (deep stem) are refused: they are not
+our ResNet. Torchvision checkpoints need no conversion at all (our ResNet
+loads them directly). Key table:
+:mod:`vosbench.models.utils.backbone_converters`.
+
+The source is loaded with ``weights_only=True``; the result,
+``dict(state_dict=..., meta=...)``, holds exactly the tensors of
+``ResNet(depth)`` (depth inferred) and is meant for
+``init_cfg=dict(type='Pretrained', checkpoint=DST)``.
+"""
+import argparse
+import os.path as osp
+import sys
+
+_HERE = osp.dirname(osp.abspath(__file__))
+if _HERE not in sys.path:  # also when run with runpy or from elsewhere
+    sys.path.insert(0, _HERE)
+from _backbone_checkpoint_io import ConversionError, convert_file  # noqa
+
+from vosbench.models.utils.backbone_converters import (  # noqa: E402
+    convert_mmpretrain_resnet_state_dict, plan_mmpretrain_resnet_conversion)
+
+
+def convert(src: str, dst: str) -> str:
+    """Convert ``src`` to ``dst``; returns a summary."""
+    return convert_file(
+        src, dst,
+        convert=convert_mmpretrain_resnet_state_dict,
+        plan=plan_mmpretrain_resnet_conversion,
+        meta=dict(
+            source_format='mmpretrain ResNet',
+            converter='tools/model_converters/'
+            'mmpretrain_resnet_to_vosbench.py',
+            model='ResNet'))
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Convert an mmpretrain ResNet checkpoint to vosbench\'s '
+        '(torchvision\'s) ResNet names.')
+    parser.add_argument('src', help='the mmpretrain checkpoint')
+    parser.add_argument('dst', help='where to write the vosbench checkpoint')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        print(convert(args.src, args.dst))
+    except ConversionError as exc:
+        print(f'mmpretrain_resnet_to_vosbench: error: {exc}', file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
