@@ -109,8 +109,9 @@ FUNCTIONS = _child('function', MMENGINE_FUNCTIONS, 'vosbench.datasets')
 TRANSFORMS = _child('transform', MMENGINE_TRANSFORMS,
                     'vosbench.datasets.transforms')
 MODELS = _child('model', MMENGINE_MODELS, 'vosbench.models')
-METRICS = _child('metric', MMENGINE_METRICS, 'vosbench.evaluation')
-EVALUATOR = _child('evaluator', MMENGINE_EVALUATOR, 'vosbench.evaluation')
+METRICS = _child('metric', MMENGINE_METRICS, 'vosbench.evaluation.metrics')
+EVALUATOR = _child('evaluator', MMENGINE_EVALUATOR,
+                   'vosbench.evaluation.metrics')
 VISUALIZERS = _child('visualizer', MMENGINE_VISUALIZERS,
                      'vosbench.visualization')
 VISBACKENDS = _child('vis_backend', MMENGINE_VISBACKENDS,

@@ -7,7 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from vosbench.evaluation.functional import (boundary_map, boundary_radius,
+from vosbench.evaluation.functional import (SequenceEvaluationError,
+                                            boundary_map, boundary_radius,
                                             disk_kernel, evaluate_sequence,
                                             f_measure, jaccard,
                                             sequence_statistics)
@@ -423,16 +424,43 @@ def test_ids_absent_from_first_frame_are_not_objects():
     first = np.zeros((5, 5), np.uint8)
     first[0, 0] = 1
     first[4, 4] = 3
-    pred = first.copy()
-    pred[2, 2] = 2  # allowed (<= largest id), not scored
-    res = evaluate_sequence([first] * 3, [first, pred, first], 'seq',
-                            names(3))
+    later = first.copy()
+    later[2, 2] = 2  # id 2 appears in later ground truth: background
+    res = evaluate_sequence([first, later, first], [first, first, first],
+                            'seq', names(3))
+    # no phantom object 2 (the official toolkit would score it as 1.0)
     assert res['object_ids'] == [1, 3]
     assert res['J'].shape == (2, 1)
     np.testing.assert_array_equal(res['J'], [[1.0], [1.0]])
-    pred[2, 2] = 4
-    with pytest.raises(ValueError, match='above the largest object id'):
+
+
+@pytest.mark.parametrize('label,extra', [(2, 'objects: \\[1, 3\\]'),
+                                         (4, 'above the largest object id'),
+                                         (255, 'DAVIS 2016')])
+def test_predicted_label_that_is_no_object_raises(label, extra):
+    # a label in a gap of non-contiguous ids, above the largest id, or 255
+    first = np.zeros((5, 5), np.uint8)
+    first[0, 0] = 1
+    first[4, 4] = 3
+    pred = first.copy()
+    pred[2, 2] = label
+    with pytest.raises(SequenceEvaluationError,
+                       match=rf"'seq', frame '00001': predicted label {label}"
+                       rf' is not an object.*{extra}'):
         evaluate_sequence([first] * 3, [first, pred, first], 'seq', names(3))
+    # the same label in an unscored frame is not looked at
+    evaluate_sequence([first] * 3, [pred, first, pred], 'seq', names(3))
+
+
+def test_contiguous_ids_take_the_fast_label_check_and_still_catch_errors():
+    gt = np.zeros((6, 6), np.uint8)
+    gt[0, 0], gt[1, 1], gt[2, 2] = 1, 2, 3
+    pred = gt.copy()
+    pred[5, 5] = 2  # labels 1..3 only: fine
+    evaluate_sequence([gt] * 3, [gt, pred, gt], 'seq', names(3))
+    pred[5, 4] = 7
+    with pytest.raises(SequenceEvaluationError, match='predicted label 7'):
+        evaluate_sequence([gt] * 3, [gt, pred, gt], 'seq', names(3))
 
 
 def test_sequence_input_errors():

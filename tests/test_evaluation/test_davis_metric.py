@@ -242,3 +242,60 @@ def test_real_sample_eroded_prediction():
     assert 0.0 < out['davis/F-Mean'] < 1.0
     assert out['davis/J&F-Mean'] == (out['davis/J-Mean'] +
                                      out['davis/F-Mean']) / 2
+
+
+def test_metric_davis_2016_masks(tmp_path):
+    from PIL import Image
+    gt = make_labels(5)[:, :, :] == 1  # one object
+    paths = []
+    for t, frame in enumerate(gt):
+        path = str(tmp_path / 'bear' / f'{t:05d}.png')
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        Image.fromarray(frame.astype(np.uint8) * 255, mode='L').save(path)
+        paths.append(path)
+    pred = gt.astype(np.uint8)  # the model predicts label 1
+    pred[2, 10:30, 12:22] = 0  # frame 2: 10 of its 20 columns
+    sample = dict(seq_name='bear', frame_names=[f'{t:05d}' for t in range(5)],
+                  pred_labels=pred, gt_mask_paths=paths)
+    metric = DAVISMetric(year='2016')
+    metric.process(None, [sample])
+    np.testing.assert_array_equal(metric.results[0]['J'], [[1.0, 0.5, 1.0]])
+    # as DAVIS 2017, 0/255 ground truth has no object
+    with pytest.raises(ValueError, match='DAVIS 2016'):
+        DAVISMetric().process(None, [sample])
+    with pytest.raises(ValueError, match='year'):
+        DAVISMetric(year='2018')
+
+
+def test_metric_sparse_objects_and_unscored_objects(tmp_path, monkeypatch):
+    logged = []
+    monkeypatch.setattr('vosbench.evaluation.metrics.davis_metric.print_log',
+                        lambda msg, **kwargs: logged.append(msg))
+    gt = make_labels(6)
+    gt[:3][gt[:3] == 2] = 0  # object 2 appears in frame 3
+    paths = write_sequence(str(tmp_path), 'v', gt)
+    sample = dict(seq_name='v', frame_names=[f'{t:05d}' for t in range(6)],
+                  pred_labels=gt.copy(), gt_mask_paths=paths)
+    metric = DAVISMetric(sparse=True, output_dir=str(tmp_path / 'out'))
+    metric.process(None, [sample])
+    res = metric.results[0]
+    assert res['object_ids'] == [1, 2]
+    assert res['frame_names'] == ['00001', '00002', '00003', '00004']
+    assert np.isnan(res['J'][1, :3]).all() and res['J'][1, 3] == 1.0
+    # a 2-frame sequence: nothing scored, left out of the global numbers
+    short = dict(seq_name='w', frame_names=['00000', '00001'],
+                 pred_labels=gt[:2].copy(), gt_mask_paths=paths[:2])
+    metric.process(None, [short])
+    out = metric.compute_metrics(metric.results)
+    assert out['J-Mean'] == 1.0
+    assert any('w_1' in msg and 'scored in no frame' in msg
+               for msg in logged)
+    with open(tmp_path / 'out' / 'results-val.json') as f:
+        saved = json.load(f)
+    assert saved['settings'] == dict(year='2017', sparse=True, split='val')
+    assert saved['unscored_objects'] == ['w_1']
+    assert saved['sequences']['v']['objects']['2']['J'] == [
+        None, None, None, 1.0]
+    # in DAVIS mode object 2 is no object, and predicting it is an error
+    with pytest.raises(ValueError, match="'v', frame '00003'.*label 2"):
+        DAVISMetric().process(None, [sample])

@@ -19,7 +19,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     import vosbench.apis  # noqa: F401,F811
     import vosbench.datasets  # noqa: F401,F811
     import vosbench.engine  # noqa: F401,F811
-    import vosbench.evaluation  # noqa: F401,F811
+    import vosbench.evaluation.metrics  # noqa: F401,F811
     import vosbench.models  # noqa: F401,F811
     import vosbench.visualization  # noqa: F401,F811
 

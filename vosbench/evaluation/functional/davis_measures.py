@@ -3,7 +3,9 @@
 Everything here follows the semantics of the official DAVIS 2017 toolkit
 (see ``REFERENCE.md`` section 2) to the last digit, without its faults:
 no one-hot volume over all labels, no uint8 index overflow in Decay, no
-phantom objects, and clear errors instead of silent exits.
+phantom objects, and clear errors instead of silent exits. It also scores
+what the official toolkit cannot: DAVIS 2016 masks and sparse ground truth
+(see :func:`evaluate_sequence` for all the rules).
 
 Speed: the per-object work is done inside the bounding box of the union of
 the ground-truth and predicted masks (plus one pixel), which gives exactly
@@ -20,7 +22,7 @@ import numpy as np
 
 __all__ = [
     'boundary_map', 'disk_kernel', 'boundary_radius', 'jaccard', 'f_measure',
-    'sequence_statistics', 'evaluate_sequence'
+    'sequence_statistics', 'evaluate_sequence', 'SequenceEvaluationError'
 ]
 
 #: Label of "void" pixels in DAVIS ground truth (treated as background).
@@ -262,121 +264,341 @@ def sequence_statistics(values: np.ndarray) -> Tuple[float, float, float]:
     return float(mean), float(recall), float(decay)
 
 
-def _check_prediction(pred: np.ndarray, gt: np.ndarray, max_id: int,
-                      seq_name: str, frame_name: str) -> None:
-    """Raise ``ValueError`` naming the frame if a prediction is unusable."""
-    where = f'sequence {seq_name!r}, frame {frame_name!r}'
-    if pred.shape != gt.shape:
-        raise ValueError(f'{where}: prediction has shape {pred.shape} but '
-                         f'the ground truth has shape {gt.shape}')
-    if pred.dtype.kind not in 'ui':
-        raise ValueError(f'{where}: prediction must hold integer labels, '
-                         f'got dtype {pred.dtype}')
-    if pred.size == 0:
-        return
-    top = int(pred.max())
-    if top > max_id:
-        raise ValueError(
-            f'{where}: predicted label {top} is above the largest object id '
-            f'({max_id}) of the first ground-truth frame')
-    if pred.dtype.kind == 'i' and int(pred.min()) < 0:
-        raise ValueError(f'{where}: prediction has negative labels')
+class SequenceEvaluationError(ValueError):
+    """A sequence cannot be scored. The message names the sequence and,
+    where one is to blame, the frame."""
 
 
-def _present_labels(labels: np.ndarray) -> List[int]:
-    """Sorted labels present in an ``(H, W)`` integer label map."""
-    if labels.dtype == np.uint8:
-        # a 256-bin histogram: no sort, no int64 copy of the frame
-        hist = cv2.calcHist([np.ascontiguousarray(labels)], [0], None, [256],
-                            [0, 256])
-        return np.flatnonzero(hist.ravel()).tolist()
-    return np.unique(labels).tolist()
+def _where(seq_name: str, frame_name: str) -> str:
+    return f'sequence {seq_name!r}, frame {frame_name!r}'
+
+
+def _as_label_map(labels, kind: str, seq_name: str,
+                  frame_name: str) -> np.ndarray:
+    """``labels`` as an ``(H, W)`` uint8 array, or a clear error.
+
+    Integer label maps with values in 0..255 are converted; bool masks
+    become 0/1.
+    """
+    arr = np.asarray(labels)
+    where = _where(seq_name, frame_name)
+    if arr.ndim != 2:
+        raise SequenceEvaluationError(
+            f'{where}: the {kind} must be an (H, W) label map, got shape '
+            f'{arr.shape}')
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype == np.bool_:
+        return arr.view(np.uint8)
+    if arr.dtype.kind not in 'ui':
+        raise SequenceEvaluationError(
+            f'{where}: the {kind} must hold integer labels, got dtype '
+            f'{arr.dtype}')
+    if arr.size:
+        low, high = int(arr.min()), int(arr.max())
+        if low < 0:
+            raise SequenceEvaluationError(
+                f'{where}: the {kind} has the negative label {low}')
+        if high > 255:
+            raise SequenceEvaluationError(
+                f'{where}: the {kind} has the label {high}; labels are '
+                '0..255 (255 is void in the ground truth)')
+    return arr.astype(np.uint8)
+
+
+def _nonzero_box(labels: np.ndarray) -> Optional[Tuple[int, int, int, int]]:
+    """``(y0, y1, x0, x1)`` of the non-zero pixels of a uint8 map."""
+    x, y, w, h = cv2.boundingRect(labels)
+    if w == 0 or h == 0:
+        return None
+    return y, y + h, x, x + w
+
+
+def _label_set(labels: np.ndarray) -> List[int]:
+    """Sorted non-zero labels of an ``(H, W)`` uint8 map.
+
+    A 256-bin histogram over the bounding box of the non-zero pixels: no
+    sort, no wide copy, and nothing proportional to the label values.
+    """
+    box = _nonzero_box(labels)
+    if box is None:
+        return []
+    y0, y1, x0, x1 = box
+    hist = cv2.calcHist([np.ascontiguousarray(labels[y0:y1, x0:x1])], [0],
+                        None, [256], [0, 256]).ravel()
+    hist[0] = 0
+    return np.flatnonzero(hist).tolist()
+
+
+def _frame_window(gt: np.ndarray, pred: np.ndarray,
+                  pred_box) -> Optional[Tuple[slice, slice]]:
+    """Window holding every non-zero pixel of both label maps, grown by one
+    pixel on every side (clipped to the image); see :func:`_union_window`
+    for why per-object work inside it is exact."""
+    boxes = [box for box in (_nonzero_box(gt), pred_box) if box is not None]
+    if not boxes:
+        return None
+    height, width = gt.shape
+    return (slice(max(min(b[0] for b in boxes) - 1, 0),
+                  min(max(b[1] for b in boxes) + 1, height)),
+            slice(max(min(b[2] for b in boxes) - 1, 0),
+                  min(max(b[3] for b in boxes) + 1, width)))
+
+
+class _SequenceScorer:
+    """Scores the frames of one sequence, one frame at a time.
+
+    Holds the object set (``object_first``: id -> index of the annotated
+    frame where it first appears) and the per-frame scores; see
+    :func:`evaluate_sequence` for the rules.
+    """
+
+    def __init__(self, seq_name: str, pred_labels: Sequence[np.ndarray],
+                 sparse: bool, binary: bool, bound_th: float):
+        self.seq_name = seq_name
+        self.pred_labels = pred_labels
+        self.sparse = sparse
+        self.binary = binary
+        self.bound_th = bound_th
+        self.object_first: Dict[int, int] = {}
+        self.object_first_name: Dict[int, str] = {}
+        self.columns: List[Tuple[str, Dict[int, Tuple[float, float]]]] = []
+        # sparse mode: predicted labels not (yet) known as objects, with
+        # the frame where each was first predicted
+        self.unknown_labels: Dict[int, str] = {}
+
+    def add_objects(self, gt: np.ndarray, index: int,
+                    frame_name: str) -> None:
+        """Register the objects of an annotated frame (void is none)."""
+        for label in _label_set(gt):
+            if label != VOID_LABEL and label not in self.object_first:
+                self.object_first[label] = index
+                self.object_first_name[label] = frame_name
+                self.unknown_labels.pop(label, None)
+
+    def _check_labels(self, pred: np.ndarray, pred_box,
+                      frame_name: str) -> None:
+        if pred_box is None:
+            return
+        y0, y1, x0, x1 = pred_box
+        window = pred[y0:y1, x0:x1]
+        ids = self.object_first
+        top = int(window.max())
+        if top in ids and len(ids) == max(ids):
+            return  # ids are 1..max and no label is above max: all valid
+        for label in _label_set(window):
+            if label in ids:
+                continue
+            if self.sparse:
+                # may still become an object in a later annotated frame
+                self.unknown_labels.setdefault(label, frame_name)
+                continue
+            raise SequenceEvaluationError(_label_message(
+                self.seq_name, frame_name, label, sorted(ids), False))
+
+    def score(self, gt: np.ndarray, index: int, frame_name: str) -> None:
+        """Score, in annotated frame ``index``, the objects that appeared
+        before it (all objects in DAVIS mode); reads the prediction."""
+        objects = [obj for obj, first in sorted(self.object_first.items())
+                   if first < index]
+        if not objects:
+            return  # sparse mode: no object has appeared yet
+        pred = _as_label_map(self.pred_labels[index], 'prediction',
+                             self.seq_name, frame_name)
+        if self.binary:
+            pred = _binarize(pred)
+        if pred.shape != gt.shape:
+            raise SequenceEvaluationError(
+                f'{_where(self.seq_name, frame_name)}: the prediction has '
+                f'shape {pred.shape} (H, W) but the ground truth has shape '
+                f'{gt.shape}')
+        pred_box = _nonzero_box(pred)
+        self._check_labels(pred, pred_box, frame_name)
+        window = _frame_window(gt, pred, pred_box)
+        scores = {}
+        if window is None:
+            scores = {obj: (1.0, 1.0) for obj in objects}
+        else:
+            kernel = _cached_disk(boundary_radius(*gt.shape, self.bound_th))
+            gt_w, pred_w = gt[window], pred[window]
+            for obj in objects:
+                scores[obj] = _object_scores(
+                    np.equal(gt_w, obj), np.equal(pred_w, obj), kernel)
+        self.columns.append((frame_name, scores))
+
+    def result(self) -> Dict[str, object]:
+        if self.unknown_labels:
+            label, frame_name = min(self.unknown_labels.items(),
+                                    key=lambda item: item[0])
+            raise SequenceEvaluationError(_label_message(
+                self.seq_name, frame_name, label, sorted(self.object_first),
+                True))
+        object_ids = sorted(self.object_first)
+        shape = (len(object_ids), len(self.columns))
+        j_scores = np.full(shape, np.nan, dtype=np.float64)
+        f_scores = np.full(shape, np.nan, dtype=np.float64)
+        for col, (_, scores) in enumerate(self.columns):
+            for row, obj in enumerate(object_ids):
+                if obj in scores:
+                    j_scores[row, col], f_scores[row, col] = scores[obj]
+        return dict(
+            seq_name=self.seq_name,
+            object_ids=object_ids,
+            J=j_scores,
+            F=f_scores,
+            frame_names=[name for name, _ in self.columns],
+            first_frame_names=[self.object_first_name[obj]
+                               for obj in object_ids])
+
+
+def _label_message(seq_name: str, frame_name: str, label: int,
+                   object_ids: List[int], sparse: bool) -> str:
+    where = _where(seq_name, frame_name)
+    source = ('no ground-truth frame of the sequence has it' if sparse else
+              'the first ground-truth frame does not have it')
+    text = (f'{where}: predicted label {label} is not an object of the '
+            f'sequence ({source}; objects: {object_ids})')
+    if object_ids and label > max(object_ids):
+        text += (f'; it is above the largest object id ({max(object_ids)})')
+    if label == VOID_LABEL and not sparse:
+        text += ('. Masks with values 0/255 are DAVIS 2016 style: score '
+                 'them as DAVIS 2016 (binary)')
+    return text
+
+
+def _binarize(labels: np.ndarray) -> np.ndarray:
+    """DAVIS 2016: every non-zero value is the one object (id 1)."""
+    return np.not_equal(labels, 0).view(np.uint8)
 
 
 def evaluate_sequence(gt_labels: Sequence[Optional[np.ndarray]],
                       pred_labels: Sequence[np.ndarray],
                       seq_name: str,
                       frame_names: Sequence[str],
-                      bound_th: float = 0.008) -> Dict[str, object]:
+                      bound_th: float = 0.008,
+                      *,
+                      sparse: bool = False,
+                      binary: bool = False,
+                      skip_last_frame: bool = True) -> Dict[str, object]:
     """Per-object, per-frame J and F of one sequence (semi-supervised).
 
-    Rules (DAVIS 2017 semi-supervised protocol):
+    Frames. The *annotated* frames are those whose ground truth is not None.
+    The first annotated frame is the given annotation and is never scored;
+    the last annotated frame is not scored either (``skip_last_frame``);
+    every other annotated frame is scored; frames without ground truth are
+    skipped. With every frame annotated this is the official DAVIS rule
+    (frames 0 and T-1 are excluded); with missing annotations it is what the
+    official toolkit does too, since it lists the ground-truth files and
+    drops the first and last of those. A prediction is only read for a
+    scored frame (so ``pred_labels`` may be a lazy sequence that reads files
+    on access, and the predictions of unscored frames may be absent or
+    unchecked, e.g. frame 0 may be the raw annotation, void included).
 
-    - Void (255) in the ground truth is background; a prediction over void
-      is therefore a false positive.
-    - Objects are the labels present in the first ground-truth frame (after
-      void is removed), in increasing order. An id between 1 and the largest
-      one that is absent from the first frame is *not* an object (the
-      official toolkit would score such a phantom object as 1.0); a
-      prediction with that label is simply not scored. Labels in later
-      ground-truth frames that are not objects count as background.
-    - The first and last frame of the sequence are never scored; other
-      frames whose ground truth is None (sparse ground truth) are skipped.
-    - A prediction that lacks an object counts as empty for it.
-    - In a scored frame, a predicted label above the largest object id, or a
-      prediction whose shape differs from the ground truth, raises a
-      ``ValueError`` naming the sequence and frame. Unscored frames are not
-      checked (frame 0 may be the raw annotation, void included).
+    Objects, DAVIS mode (default, the DAVIS 2017 protocol):
 
-    Memory stays small: masks are compared one object at a time and the
-    per-object work is done inside the objects' bounding box.
+    - Objects are the labels present in the first annotated frame, except 0
+      and void (255), in increasing order, each scored in every scored
+      frame. Later ground-truth labels that are not objects count as
+      background, and void is background (a prediction over void is a false
+      positive).
+    - Non-contiguous ids: an id between 1 and the largest object id that is
+      absent from the first annotated frame is *not* an object (the official
+      toolkit would score it as a phantom object, always 1.0).
+    - Every non-zero predicted label of a scored frame must be an object id:
+      a label above the largest id, a label in a gap of non-contiguous ids,
+      or 255 raises :class:`SequenceEvaluationError` naming the sequence,
+      frame and label (the official toolkit rejects labels above the object
+      count too). A prediction that lacks an object counts as empty for it.
+
+    Objects, sparse mode (``sparse=True``, ground truth as in YouTube-VOS,
+    where objects may first appear after the first annotated frame):
+
+    - Objects are the union of the labels (except 0 and 255) of all
+      annotated frames. Each object is scored in the scored frames *after*
+      the annotated frame where it first appears (the YouTube-VOS rule: the
+      mask given for an object is never scored); it is NaN in earlier
+      columns. An object that first appears in the last annotated frame has
+      no score (a row of NaN).
+    - Every non-zero predicted label must be an object of the sequence
+      (checked when the sequence is done, reported at the first frame that
+      predicted it). A frame where no object is scored yet is skipped and
+      its prediction not read.
+
+    DAVIS 2016 (``binary=True``): every non-zero value of the ground truth
+    and of the prediction is the one object, id 1; there is no void (DAVIS
+    2016 masks are 0/255).
+
+    Memory stays small: masks are compared one object at a time inside the
+    bounding box of the frame's labels, at most two ground-truth frames and
+    one prediction are held at a time, and nothing is proportional to the
+    label values (a stray label 255 allocates nothing).
 
     Args:
         gt_labels (Sequence[np.ndarray | None]): ``T`` ground-truth
-            ``(H, W)`` uint8 label maps, None where a frame has no ground
-            truth.
+            ``(H, W)`` integer label maps, None where a frame has no ground
+            truth. Accessed once each, in order.
         pred_labels (Sequence[np.ndarray]): ``T`` predicted ``(H, W)``
-            integer label maps (a ``(T, H, W)`` array works too).
+            integer label maps (a ``(T, H, W)`` array works too). Only the
+            scored frames are accessed, once each, in order.
         seq_name (str): Sequence name, used in error messages.
         frame_names (Sequence[str]): ``T`` frame names.
         bound_th (float): Boundary tolerance as a fraction of the image
             diagonal.
+        sparse (bool): Sparse / YouTube-VOS objects (see above).
+        binary (bool): DAVIS 2016 single-object masks.
+        skip_last_frame (bool): Leave the last annotated frame unscored.
+            Defaults to True (the DAVIS rule).
 
     Returns:
         dict: ``seq_name`` (str), ``object_ids`` (list[int], ``N`` ids),
-        ``J`` and ``F`` (``(N, S)`` float64 for the ``S`` scored frames),
-        ``frame_names`` (list[str], the ``S`` scored frame names).
+        ``J`` and ``F`` (``(N, S)`` float64 for the ``S`` scored frames; NaN
+        where an object is not scored, only in sparse mode),
+        ``frame_names`` (list[str], the ``S`` scored frame names) and
+        ``first_frame_names`` (list[str], the annotated frame where each
+        object first appears).
+
+    Raises:
+        SequenceEvaluationError: for the cases above, for a prediction whose
+            shape differs from the ground truth, for non-integer labels, or
+            when there is no object.
     """
     num_frames = len(frame_names)
     if len(gt_labels) != num_frames or len(pred_labels) != num_frames:
-        raise ValueError(
+        raise SequenceEvaluationError(
             f'sequence {seq_name!r}: {num_frames} frame names, '
             f'{len(gt_labels)} ground-truth frames and {len(pred_labels)} '
             'predicted frames; they must match')
-    first = next((gt for gt in gt_labels if gt is not None), None)
-    if first is None:
-        raise ValueError(f'sequence {seq_name!r} has no ground-truth frame')
-    first = np.asarray(first)
-    if first.ndim != 2 or first.dtype.kind not in 'ui':
-        raise ValueError(f'sequence {seq_name!r}: ground truth must be '
-                         f'(H, W) integer labels, got shape {first.shape} '
-                         f'and dtype {first.dtype}')
-    object_ids = [
-        label for label in _present_labels(first)
-        if label not in (0, VOID_LABEL)
-    ]
-    if not object_ids:
-        raise ValueError(
-            f'sequence {seq_name!r}: the first ground-truth frame has no '
-            'object (only background and void); masks with values 0/255 '
-            '(DAVIS 2016) must be converted to 0/1 first')
-    max_id = object_ids[-1]
-
-    scored = [t for t in range(1, num_frames - 1) if gt_labels[t] is not None]
-    j_scores = np.empty((len(object_ids), len(scored)), dtype=np.float64)
-    f_scores = np.empty((len(object_ids), len(scored)), dtype=np.float64)
-    for col, t in enumerate(scored):
-        gt = np.asarray(gt_labels[t])
-        pred = np.asarray(pred_labels[t])
-        _check_prediction(pred, gt, max_id, seq_name, str(frame_names[t]))
-        kernel = _cached_disk(boundary_radius(*gt.shape, bound_th))
-        for row, obj_id in enumerate(object_ids):
-            j_scores[row, col], f_scores[row, col] = _object_scores(
-                np.ascontiguousarray(gt == obj_id),
-                np.ascontiguousarray(pred == obj_id), kernel)
-    return dict(
-        seq_name=seq_name,
-        object_ids=object_ids,
-        J=j_scores,
-        F=f_scores,
-        frame_names=[str(frame_names[t]) for t in scored])
+    scorer = _SequenceScorer(seq_name, pred_labels, sparse, binary,
+                             bound_th)
+    pending = None  # an annotated frame that is scored unless it is last
+    num_annotated = 0
+    for index in range(num_frames):
+        gt = gt_labels[index]
+        if gt is None:
+            continue
+        name = str(frame_names[index])
+        gt = _as_label_map(gt, 'ground truth', seq_name, name)
+        if binary:
+            gt = _binarize(gt)
+        if pending is not None:
+            scorer.score(*pending)
+        if num_annotated == 0 or sparse:
+            scorer.add_objects(gt, index, name)
+            if num_annotated == 0 and not sparse and not scorer.object_first:
+                raise SequenceEvaluationError(
+                    f'{_where(seq_name, name)}: the first ground-truth frame '
+                    'has no object (only background and void); masks with '
+                    'values 0/255 (DAVIS 2016) must be scored as DAVIS 2016 '
+                    '(binary)')
+        if num_annotated > 0:
+            pending = (gt, index, name)
+        num_annotated += 1
+    if num_annotated == 0:
+        raise SequenceEvaluationError(
+            f'sequence {seq_name!r} has no ground-truth frame')
+    if not scorer.object_first:
+        raise SequenceEvaluationError(
+            f'sequence {seq_name!r}: no ground-truth frame has an object')
+    if pending is not None and not skip_last_frame:
+        scorer.score(*pending)
+    return scorer.result()

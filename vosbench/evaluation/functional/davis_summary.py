@@ -3,8 +3,9 @@
 Input everywhere is a list of *sequence results* as returned by
 :func:`vosbench.evaluation.functional.evaluate_sequence`: dicts with
 ``seq_name``, ``object_ids`` (``N`` ids), ``J`` and ``F`` (``(N, S)``
-float64) and ``frame_names`` (``S`` names). Used by ``DAVISMetric`` and by
-``tools/eval_results.py``.
+float64, NaN where an object is not scored) and ``frame_names`` (``S``
+names), optionally ``first_frame_names`` (``N`` names). Used by
+``DAVISMetric`` and by ``tools/eval_results.py``.
 """
 import csv
 import io
@@ -21,9 +22,10 @@ from .davis_measures import sequence_statistics
 
 __all__ = [
     'GLOBAL_MEASURES', 'PER_SEQUENCE_MEASURES', 'sort_sequence_results',
-    'object_statistics', 'global_statistics', 'global_table_rows',
-    'per_object_table_rows', 'format_tables', 'write_global_csv',
-    'write_per_sequence_csv', 'write_results_json', 'write_davis_results'
+    'object_statistics', 'unscored_objects', 'global_statistics',
+    'global_table_rows', 'per_object_table_rows', 'format_tables',
+    'write_global_csv', 'write_per_sequence_csv', 'write_results_json',
+    'result_file_paths', 'remove_result_files', 'write_davis_results'
 ]
 
 #: Columns of ``global_results-<split>.csv``, in the official order.
@@ -50,13 +52,19 @@ def sort_sequence_results(results: Sequence[dict]) -> List[dict]:
 def object_statistics(results: Sequence[dict]) -> List[dict]:
     """Mean / Recall / Decay of J and F for every object, in input order.
 
+    Each object's statistics are taken over the frames where it is scored:
+    NaN entries of ``J`` / ``F`` mark frames where it is not (sparse mode,
+    before it first appears) and are left out. An object with no scored
+    frame gets NaN statistics.
+
     Args:
         results (Sequence[dict]): Sequence results (see module docstring).
 
     Returns:
         list[dict]: One dict per object with ``name`` (``<seq>_<id>``),
-        ``seq_name``, ``object_id`` and the keys ``J-Mean``, ``J-Recall``,
-        ``J-Decay``, ``F-Mean``, ``F-Recall``, ``F-Decay`` (floats).
+        ``seq_name``, ``object_id``, ``num_frames`` (scored frames) and the
+        keys ``J-Mean``, ``J-Recall``, ``J-Decay``, ``F-Mean``,
+        ``F-Recall``, ``F-Decay`` (floats).
     """
     stats = []
     for res in results:
@@ -67,8 +75,13 @@ def object_statistics(results: Sequence[dict]) -> List[dict]:
                 name=f'{res["seq_name"]}_{obj_id}',
                 seq_name=res['seq_name'],
                 object_id=int(obj_id))
+            scored = ~np.isnan(j_scores[row])
+            entry['num_frames'] = int(np.count_nonzero(scored))
             for measure, scores in (('J', j_scores), ('F', f_scores)):
-                mean, recall, decay = sequence_statistics(scores[row])
+                values = scores[row]
+                if not scored.all():
+                    values = values[scored]
+                mean, recall, decay = sequence_statistics(values)
                 entry[f'{measure}-Mean'] = mean
                 entry[f'{measure}-Recall'] = recall
                 entry[f'{measure}-Decay'] = decay
@@ -76,18 +89,31 @@ def object_statistics(results: Sequence[dict]) -> List[dict]:
     return stats
 
 
+def unscored_objects(object_stats: Sequence[dict]) -> List[str]:
+    """Names (``<seq>_<id>``) of the objects scored in no frame.
+
+    They are left out of the global numbers (the official toolkit would
+    make every global number NaN): a DAVIS sequence with fewer than three
+    annotated frames, or, in sparse mode, an object first appearing in the
+    last annotated frame.
+    """
+    return [stat['name'] for stat in object_stats if stat['num_frames'] == 0]
+
+
 def global_statistics(object_stats: Sequence[dict]) -> Dict[str, float]:
     """Global DAVIS numbers: plain means over all objects.
 
     Each object weighs the same, whatever its sequence; values are summed in
     object order over a 1-D float64 array (as the official toolkit does, so
-    the last digit matches). ``J&F-Mean = (J-Mean + F-Mean) / 2``.
+    the last digit matches). ``J&F-Mean = (J-Mean + F-Mean) / 2``. Objects
+    scored in no frame (see :func:`unscored_objects`) are left out.
 
     Returns:
         dict[str, float]: The keys of :data:`GLOBAL_MEASURES`.
     """
+    object_stats = [s for s in object_stats if s.get('num_frames', 1) > 0]
     if not object_stats:
-        raise ValueError('no object was evaluated')
+        raise ValueError('no object was scored in any frame')
     out = {}
     for key in GLOBAL_MEASURES[1:]:
         out[key] = float(
@@ -161,7 +187,8 @@ def write_per_sequence_csv(path: str, object_stats: Sequence[dict]) -> None:
     """Write ``per-sequence_results-<split>.csv`` in the official layout.
 
     Header ``Sequence,J-Mean,F-Mean``, one row per object named
-    ``<seq>_<id>``, values with 3 decimals.
+    ``<seq>_<id>``, values with 3 decimals (empty for an object scored in
+    no frame).
     """
     _atomic_write(path, _csv_text(per_object_table_rows(object_stats)))
 
@@ -171,52 +198,119 @@ def _json_float(value: float) -> Optional[float]:
     return None if math.isnan(value) else value
 
 
-def write_results_json(path: str, results: Sequence[dict],
+def _results_json_text(results: Sequence[dict],
                        object_stats: Sequence[dict],
-                       global_stats: Dict[str, float]) -> None:
-    """Write full-precision results: global numbers, per-object statistics
-    and per-frame J and F (NaN is written as null).
-
-    Layout: ``{"global": {...}, "sequences": {seq: {"frame_names": [...],
-    "objects": {id: {"J-Mean": .., ..., "J": [...], "F": [...]}}}}}``.
-    """
+                       global_stats: Dict[str, float],
+                       settings: Optional[dict] = None) -> str:
     stats_by_name = {stat['name']: stat for stat in object_stats}
     sequences = {}
     for res in results:
         objects = {}
+        first_names = res.get('first_frame_names')
         for row, obj_id in enumerate(res['object_ids']):
             stat = stats_by_name[f'{res["seq_name"]}_{obj_id}']
             entry = {
                 key: _json_float(stat[key])
                 for key in GLOBAL_MEASURES[1:]
             }
+            entry['num_frames'] = stat['num_frames']
+            if first_names is not None:
+                entry['first_frame'] = first_names[row]
             entry['J'] = [_json_float(v) for v in np.asarray(res['J'])[row]]
             entry['F'] = [_json_float(v) for v in np.asarray(res['F'])[row]]
             objects[str(obj_id)] = entry
         sequences[res['seq_name']] = dict(
             frame_names=list(res['frame_names']), objects=objects)
-    payload = {
-        'global': {k: _json_float(v) for k, v in global_stats.items()},
-        'sequences': sequences
+    payload = {}
+    if settings is not None:
+        payload['settings'] = dict(settings)
+    payload['global'] = {
+        k: _json_float(v)
+        for k, v in global_stats.items()
     }
-    _atomic_write(path, json.dumps(payload, indent=1))
+    payload['unscored_objects'] = unscored_objects(object_stats)
+    payload['sequences'] = sequences
+    return json.dumps(payload, indent=1)
 
 
-def write_davis_results(output_dir: str, split: str, results: Sequence[dict],
-                        object_stats: Sequence[dict],
-                        global_stats: Dict[str, float]) -> Dict[str, str]:
-    """Write the two official CSV files and the JSON file to ``output_dir``.
+def write_results_json(path: str,
+                       results: Sequence[dict],
+                       object_stats: Sequence[dict],
+                       global_stats: Dict[str, float],
+                       settings: Optional[dict] = None) -> None:
+    """Write full-precision results: global numbers, per-object statistics
+    and per-frame J and F (NaN, i.e. not scored, is written as null).
 
-    Returns:
-        dict[str, str]: Paths under the keys ``global_csv``,
-        ``per_sequence_csv`` and ``json``.
+    Layout: ``{"settings": {...} (if given), "global": {...},
+    "unscored_objects": [...], "sequences": {seq: {"frame_names": [...],
+    "objects": {id: {"J-Mean": .., ..., "num_frames": n, "first_frame":
+    name, "J": [...], "F": [...]}}}}}``.
     """
-    paths = dict(
+    _atomic_write(
+        path, _results_json_text(results, object_stats, global_stats,
+                                 settings))
+
+
+def result_file_paths(output_dir: str, split: str) -> Dict[str, str]:
+    """Paths of the result files of a split, under the keys ``global_csv``
+    (``global_results-<split>.csv``), ``per_sequence_csv``
+    (``per-sequence_results-<split>.csv``) and ``json``
+    (``results-<split>.json``)."""
+    return dict(
         global_csv=osp.join(output_dir, f'global_results-{split}.csv'),
         per_sequence_csv=osp.join(output_dir,
                                   f'per-sequence_results-{split}.csv'),
         json=osp.join(output_dir, f'results-{split}.json'))
-    write_global_csv(paths['global_csv'], global_stats)
-    write_per_sequence_csv(paths['per_sequence_csv'], object_stats)
-    write_results_json(paths['json'], results, object_stats, global_stats)
+
+
+def remove_result_files(output_dir: str, split: str) -> List[str]:
+    """Delete the result files of a split left by an earlier run, so that a
+    run that fails leaves nothing that looks current. Returns the deleted
+    paths."""
+    removed = []
+    for path in result_file_paths(output_dir, split).values():
+        if osp.lexists(path):
+            os.remove(path)
+            removed.append(path)
+    return removed
+
+
+def write_davis_results(output_dir: str,
+                        split: str,
+                        results: Sequence[dict],
+                        object_stats: Sequence[dict],
+                        global_stats: Dict[str, float],
+                        settings: Optional[dict] = None) -> Dict[str, str]:
+    """Write the two official CSV files and the JSON file to ``output_dir``.
+
+    All three are written to temporary names first and renamed only when
+    all are complete, so a failure never leaves a partial or mixed set.
+
+    Args:
+        settings (dict, optional): Recorded as ``"settings"`` in the JSON
+            (e.g. the folders and options of the run).
+
+    Returns:
+        dict[str, str]: Paths under the keys of :func:`result_file_paths`.
+    """
+    paths = result_file_paths(output_dir, split)
+    texts = dict(
+        global_csv=_csv_text(global_table_rows(global_stats)),
+        per_sequence_csv=_csv_text(per_object_table_rows(object_stats)),
+        json=_results_json_text(results, object_stats, global_stats,
+                                settings))
+    os.makedirs(output_dir or '.', exist_ok=True)
+    tmp_paths = {}
+    try:
+        for key, text in texts.items():
+            tmp_paths[key] = f'{paths[key]}.tmp{os.getpid()}'
+            with open(tmp_paths[key], 'w', encoding='utf-8',
+                      newline='') as f:
+                f.write(text)
+        for key in texts:
+            os.replace(tmp_paths[key], paths[key])
+    finally:
+        for tmp in tmp_paths.values():
+            if osp.exists(tmp):
+                os.remove(tmp)
     return paths

@@ -1,4 +1,5 @@
-"""DAVIS 2017 semi-supervised evaluation as an mmengine metric."""
+"""DAVIS semi-supervised evaluation as an mmengine metric."""
+import logging
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -6,11 +7,12 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
 from vosbench.registry import METRICS
-from vosbench.utils.mask_io import read_mask
+from ..davis_results import MaskFileSequence
 from ..functional.davis_measures import evaluate_sequence
 from ..functional.davis_summary import (format_tables, global_statistics,
                                         object_statistics,
                                         sort_sequence_results,
+                                        unscored_objects,
                                         write_davis_results)
 
 
@@ -33,13 +35,15 @@ def _to_numpy(labels: Any) -> np.ndarray:
 
 @METRICS.register_module()
 class DAVISMetric(BaseMetric):
-    """J (region), F (boundary) and J&F of DAVIS 2017, semi-supervised.
+    """J (region), F (boundary) and J&F of DAVIS, semi-supervised.
 
     Scores exactly like the official DAVIS 2017 toolkit (see
     :func:`vosbench.evaluation.functional.evaluate_sequence` for the rules),
-    but raises clear errors instead of exiting, handles sparse ground truth
-    and sequences of any length, and keeps memory small: only per-object,
-    per-frame J and F are kept between ``process`` and ``compute_metrics``.
+    with the same code as ``tools/eval_results.py``, but raises clear errors
+    instead of exiting, handles sparse ground truth, DAVIS 2016 masks and
+    sequences of any length, and keeps memory small: ground-truth masks are
+    read one at a time and only per-object, per-frame J and F are kept
+    between ``process`` and ``compute_metrics``.
 
     Each data sample is a dict with:
 
@@ -56,6 +60,12 @@ class DAVISMetric(BaseMetric):
             ``results-<split>.json`` (full precision, per frame) are written
             there.
         split (str): Split name used in the file names. Defaults to 'val'.
+        year (str): '2017' (multi-object) or '2016' (single object: every
+            non-zero ground-truth and predicted value is the object).
+        sparse (bool): Sparse / YouTube-VOS objects: objects may first
+            appear after the first annotated frame and are scored from the
+            next annotated frame on. Defaults to False (DAVIS: objects are
+            those of the first annotated frame).
         collect_device (str): Device for gathering results across ranks.
         prefix (str, optional): Prefix of the metric names; defaults to
             ``'davis'``.
@@ -65,11 +75,18 @@ class DAVISMetric(BaseMetric):
     def __init__(self,
                  output_dir: Optional[str] = None,
                  split: str = 'val',
+                 year: str = '2017',
+                 sparse: bool = False,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
+        if str(year) not in ('2016', '2017'):
+            raise ValueError(f'DAVISMetric: year must be 2016 or 2017, got '
+                             f'{year!r}')
         self.output_dir = output_dir
         self.split = split
+        self.year = str(year)
+        self.sparse = sparse
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
         """Score each sequence and keep its per-object, per-frame J and F."""
@@ -82,10 +99,12 @@ class DAVISMetric(BaseMetric):
                 raise ValueError(
                     f'sequence {seq_name!r}: pred_labels must be (T, H, W), '
                     f'got shape {pred_labels.shape}')
-            gt_labels = [None if path is None else read_mask(path)
-                         for path in gt_paths]
+            binary = self.year == '2016'
+            gt_labels = MaskFileSequence(gt_paths, seq_name, frame_names,
+                                         'ground truth', binary)
             res = evaluate_sequence(gt_labels, pred_labels, seq_name,
-                                    frame_names)
+                                    frame_names, sparse=self.sparse,
+                                    binary=binary)
             self.results.append(res)
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
@@ -94,9 +113,17 @@ class DAVISMetric(BaseMetric):
         object_stats = object_statistics(results)
         global_stats = global_statistics(object_stats)
         print_log(format_tables(global_stats, object_stats), logger='current')
+        unscored = unscored_objects(object_stats)
+        if unscored:
+            print_log(f'{len(unscored)} object(s) scored in no frame, left '
+                      f'out of the global numbers: {", ".join(unscored)}',
+                      logger='current', level=logging.WARNING)
         if self.output_dir is not None:
-            paths = write_davis_results(self.output_dir, self.split, results,
-                                        object_stats, global_stats)
+            paths = write_davis_results(
+                self.output_dir, self.split, results, object_stats,
+                global_stats,
+                settings=dict(year=self.year, sparse=self.sparse,
+                              split=self.split))
             print_log(f'DAVIS results written to {paths["global_csv"]}, '
                       f'{paths["per_sequence_csv"]} and {paths["json"]}',
                       logger='current')
