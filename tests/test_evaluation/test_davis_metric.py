@@ -299,3 +299,26 @@ def test_metric_sparse_objects_and_unscored_objects(tmp_path, monkeypatch):
     # in DAVIS mode object 2 is no object, and predicting it is an error
     with pytest.raises(ValueError, match="'v', frame '00003'.*label 2"):
         DAVISMetric().process(None, [sample])
+
+
+def test_a_new_run_removes_stale_result_files(tmp_path):
+    """Result files of an earlier run are deleted as soon as a new run
+    starts, so a run that fails leaves nothing that looks current."""
+    gt = make_labels(5)
+    paths = write_sequence(str(tmp_path / 'gt'), 'cows', gt)
+    out_dir = tmp_path / 'out'
+    out_dir.mkdir()
+    stale = out_dir / 'global_results-val.csv'
+    stale.write_text('J&F-Mean\n0.999\n')
+    (out_dir / 'unrelated.txt').write_text('kept')
+    metric = DAVISMetric(output_dir=str(out_dir), split='val')
+    sample = dict(seq_name='cows', frame_names=[f'{t:05d}' for t in range(5)],
+                  pred_labels=gt.copy(), gt_mask_paths=paths)
+    metric.process(None, [sample])
+    assert not stale.exists()
+    assert (out_dir / 'unrelated.txt').exists()
+    metric.evaluate(1)
+    assert stale.exists() and '0.999' not in stale.read_text()
+    # the next run (e.g. the next validation) clears them again
+    metric.process(None, [sample])
+    assert not stale.exists()

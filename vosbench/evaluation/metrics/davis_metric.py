@@ -3,6 +3,7 @@ import logging
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
+from mmengine.dist import is_main_process
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
@@ -11,6 +12,7 @@ from ..davis_results import MaskFileSequence
 from ..functional.davis_measures import evaluate_sequence
 from ..functional.davis_summary import (format_tables, global_statistics,
                                         object_statistics,
+                                        remove_result_files,
                                         sort_sequence_results,
                                         unscored_objects,
                                         write_davis_results)
@@ -87,9 +89,19 @@ class DAVISMetric(BaseMetric):
         self.split = split
         self.year = str(year)
         self.sparse = sparse
+        self._stale_removed = False
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
-        """Score each sequence and keep its per-object, per-frame J and F."""
+        """Score each sequence and keep its per-object, per-frame J and F.
+
+        The first call of a run deletes the result files an earlier run left
+        in ``output_dir``, so that a run that fails leaves nothing that
+        looks current.
+        """
+        if (self.output_dir is not None and not self._stale_removed
+                and is_main_process()):
+            remove_result_files(self.output_dir, self.split)
+            self._stale_removed = True
         for sample in data_samples:
             seq_name = str(_field(sample, 'seq_name'))
             frame_names = [str(name) for name in _field(sample, 'frame_names')]
@@ -113,6 +125,7 @@ class DAVISMetric(BaseMetric):
         object_stats = object_statistics(results)
         global_stats = global_statistics(object_stats)
         print_log(format_tables(global_stats, object_stats), logger='current')
+        self._stale_removed = False  # the next run starts afresh
         unscored = unscored_objects(object_stats)
         if unscored:
             print_log(f'{len(unscored)} object(s) scored in no frame, left '
