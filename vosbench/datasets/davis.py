@@ -8,6 +8,8 @@ from mmengine.dataset import BaseDataset
 
 from vosbench.registry import DATASETS, TRANSFORMS
 
+from .shared_state import SharedIntAttribute
+
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
 
 
@@ -40,7 +42,9 @@ class DAVISDataset(BaseDataset):
             the split file.
         clip_length (int): Frames per training clip. Defaults to 3.
         max_skip (int): Largest gap between consecutive clip frames.
-            Defaults to 5.
+            Defaults to 5. Kept in shared memory, so that a change made
+            during training (``MaxSkipScheduleHook``) reaches the DataLoader
+            workers.
         reverse_prob (float): Probability of reversing a training clip.
             Defaults to 0.
         samples_per_video (int): Training samples drawn from each video per
@@ -50,6 +54,7 @@ class DAVISDataset(BaseDataset):
     """
 
     METAINFO = dict(dataset_name='DAVIS')
+    max_skip = SharedIntAttribute(min_value=1)
 
     def __init__(self,
                  data_root: str,
@@ -151,7 +156,8 @@ class DAVISDataset(BaseDataset):
     def sample_clip_indices(self, num_frames: int) -> List[int]:
         """Frame indices of a random training clip, in temporal order
         (reversed with probability ``reverse_prob``)."""
-        span = min((self.clip_length - 1) * self.max_skip, num_frames - 1)
+        max_skip = self.max_skip  # read once: a hook may change it
+        span = min((self.clip_length - 1) * max_skip, num_frames - 1)
         start = np.random.randint(0, num_frames - span) if \
             num_frames > span else 0
         indices = [start]
@@ -160,7 +166,7 @@ class DAVISDataset(BaseDataset):
             # leave a frame for each later step, so that a video with at
             # least clip_length frames gives distinct frames
             room = num_frames - 1 - last - later_steps
-            step = np.random.randint(1, min(self.max_skip, room) + 1) \
+            step = np.random.randint(1, min(max_skip, room) + 1) \
                 if room > 0 else 0
             indices.append(last + step)
         if np.random.rand() < self.reverse_prob:

@@ -32,15 +32,32 @@ class PackVideoInputs(BaseTransform):
     """Pack a whole test video as file paths (the model streams frames).
 
     ``data_samples``: ``seq_name``, ``frame_names``, ``frame_paths``,
-    ``first_mask_path`` and ``gt_mask_paths`` (None where a frame has no
-    annotation).
+    ``first_mask_path`` (the annotation of frame 0, None if it has none),
+    ``gt_mask_paths`` (None where a frame has no annotation) and
+    ``given_mask_paths``: per frame, the mask that gives the objects first
+    appearing there, None elsewhere (the dataset's ``given_mask_paths``;
+    without them, frame 0's annotation: ``[first, None, None, ...]``).
+    YouTube-VOS samples also carry ``output_frame_names`` (the frames to
+    write), ``object_first_frames`` and ``object_categories``.
     """
 
+    #: Keys passed through when the dataset provides them.
+    OPTIONAL_KEYS = ('output_frame_names', 'object_first_frames',
+                     'object_categories')
+
     def transform(self, results: dict) -> dict:
+        mask_paths = list(results['mask_paths'])
+        given = results.get('given_mask_paths')
+        if given is None:
+            given = [mask_paths[0]] + [None] * (len(mask_paths) - 1)
         data_sample = dict(
             seq_name=results['seq_name'],
             frame_names=list(results['frame_names']),
             frame_paths=list(results['frame_paths']),
-            first_mask_path=results['mask_paths'][0],
-            gt_mask_paths=list(results['mask_paths']))
+            first_mask_path=mask_paths[0],
+            gt_mask_paths=mask_paths,
+            given_mask_paths=list(given))
+        for key in self.OPTIONAL_KEYS:
+            if results.get(key) is not None:
+                data_sample[key] = results[key]
         return dict(inputs=None, data_samples=data_sample)

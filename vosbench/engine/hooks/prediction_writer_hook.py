@@ -38,7 +38,9 @@ def drop_sampler_padding(dataloader, batch_idx: int,
 class PredictionWriterHook(Hook):
     """Save ``pred_labels`` of each tested video as palette PNGs.
 
-    Files go to ``<out_dir>/<seq_name>/<frame_name>.png``, each written
+    Files go to ``<out_dir>/<seq_name>/<frame_name>.png`` for the frames
+    ``pred_frame_names`` (all frames unless the sample names output frames,
+    see :meth:`STM.predict`), each written
     atomically, so an interrupted run leaves only complete files. In
     distributed testing the videos a rank only got as sampler padding are
     not written again.
@@ -58,8 +60,8 @@ class PredictionWriterHook(Hook):
     def _write(self, outputs: Optional[Sequence[dict]]) -> None:
         for result in outputs or []:
             seq_dir = osp.join(self.out_dir, result['seq_name'])
-            for name, labels in zip(result['frame_names'],
-                                    result['pred_labels']):
+            names = result.get('pred_frame_names', result['frame_names'])
+            for name, labels in zip(names, result['pred_labels']):
                 write_mask(osp.join(seq_dir, f'{name}.png'), labels)
 
     def after_test_iter(self, runner, batch_idx: int, data_batch=None,

@@ -32,9 +32,14 @@ class VOSVisualizationHook(Hook):
                                            batch_idx, outputs):
             seq_dir = osp.join(self.show_dir, result['seq_name'])
             os.makedirs(seq_dir, exist_ok=True)
-            for t in range(0, len(result['frame_paths']), self.interval):
+            # predictions may cover only some frames (pred_frame_indices)
+            indices = result.get('pred_frame_indices',
+                                 range(len(result['pred_labels'])))
+            for i, t in enumerate(indices):
+                if t % self.interval:
+                    continue
                 frame = read_frame(result['frame_paths'][t])
-                image = overlay_masks(frame, result['pred_labels'][t])
+                image = overlay_masks(frame, result['pred_labels'][i])
                 cv2.imwrite(
                     osp.join(seq_dir, f'{result["frame_names"][t]}.jpg'),
                     cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
