@@ -1,5 +1,8 @@
+from .finetune import finetune_on_first_frame, lucid_training_batch
 from .inference import (init_model, iter_segment_folder, list_frames,
                         segment_folder)
 
-__all__ = ['init_model', 'iter_segment_folder', 'list_frames',
-           'segment_folder']
+__all__ = [
+    'finetune_on_first_frame', 'init_model', 'iter_segment_folder',
+    'list_frames', 'lucid_training_batch', 'segment_folder'
+]

@@ -1,0 +1,41 @@
+# Recipe demo, stage 1: the narrow STM pre-trained on the synthetic still
+# images (data/synthetic/static, COCO format, made by
+# tools/data/make_synthetic.py) turned into 3-frame clips at 128x128;
+# evaluation on the synthetic videos. tools/analysis/recipe_demo.py chains it
+# with stm_r18-tiny_1xb4-700iter_synthetic-static-pretrain-synthetic.py.
+_base_ = [
+    '../_base_/models/stm_r18-tiny.py', '../_base_/datasets/synthetic.py',
+    '../_base_/schedules/schedule_adam-1e-5_80k.py',
+    '../_base_/default_runtime.py'
+]
+max_iters = 300
+static_pipeline = [
+    dict(type='StaticToClip', num_frames=3),
+    dict(type='ClipSharedAffine', scale_range=(0.9, 1.3), flip_prob=0.5,
+         short_side=128),
+    dict(type='FrameRandomAffine', rotation=15, scale=(0.9, 1.1), shear=5),
+    dict(type='PasteObjects', max_objects=3),
+    dict(type='FrameThinPlateSpline', prob=0.3),
+    dict(type='ClipRandomCrop', crop_size=(128, 128)),
+    dict(type='ClipColorJitter'),
+    dict(type='ResampleSmallObjects', min_pixels=50),
+    dict(type='SelectObjects', max_objects=3, min_pixels=20),
+    dict(type='PackClipInputs'),
+]
+train_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        type='COCOInstanceDataset',
+        data_root=_base_.data_root + '/static',
+        ann_file='annotations.json',
+        data_prefix=dict(img_path='images'),
+        pipeline=static_pipeline))
+optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3))
+param_scheduler = [
+    dict(type='CosineAnnealingLR', T_max=max_iters, eta_min=1e-4,
+         by_epoch=False, begin=0, end=max_iters)
+]
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
+default_hooks = dict(
+    logger=dict(interval=50),
+    checkpoint=dict(interval=max_iters, max_keep_ckpts=1))
