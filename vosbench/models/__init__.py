@@ -5,6 +5,7 @@ from .data_preprocessors import *  # noqa: F401,F403
 from .decoders import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .memory import *  # noqa: F401,F403
+from .tta import *  # noqa: F401,F403
 from .vos import *  # noqa: F401,F403
 
 install_safe_checkpoint_loader()

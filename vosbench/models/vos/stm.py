@@ -1,5 +1,6 @@
 """Space-Time Memory network (Oh et al., ICCV 2019)."""
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import (Dict, List, Mapping, Optional, Sequence, Tuple,
+                    Union)
 
 import numpy as np
 import torch
@@ -17,9 +18,153 @@ from .video_stream import VideoStream
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
+#: Given masks: ``{frame index: (H, W) labels}`` or one entry per frame
+#: (None where no mask is given).
+GivenLabels = Union[Mapping[int, np.ndarray],
+                    Sequence[Optional[np.ndarray]]]
+
+
+class StreamingSegmenterMixin:
+    """Whole-video inference for any model that opens video streams.
+
+    A class using it provides ``new_stream(object_ids) -> stream``, where
+    the stream has the :class:`VideoStream` API (``start``, ``segment``,
+    ``memorize``, ``add_objects``, ``object_ids``, ``num_objects``). It gets
+    :meth:`segment_video` (frames and given masks -> labels per frame) and
+    :meth:`predict` (mmengine data samples with frame and mask paths ->
+    predicted labels) from here, so that :class:`STM`, test-time
+    augmentation (:class:`vosbench.models.tta.VOSTTAModel`) and ensembles
+    (:class:`vosbench.models.vos.VOSEnsemble`) read data samples and given
+    masks the same way.
+    """
+
+    @torch.no_grad()
+    def segment_video(self, frames,
+                      first_labels: Optional[np.ndarray] = None,
+                      object_ids: Optional[Sequence[int]] = None,
+                      given_labels: Optional[GivenLabels] = None):
+        """Segment a video given the masks of its objects.
+
+        DAVIS: every object is given in frame 0 (``first_labels``).
+        YouTube-VOS: an object is given by the mask of the frame it first
+        appears in (``given_labels``); it is added to the stream there (see
+        :meth:`VideoStream.add_objects`) and predicted from the next frame
+        on. Frames before the first given object are all background.
+
+        Args:
+            frames (Iterable): ``(H, W, 3)`` uint8 RGB frames, frame 0 first
+                (consumed lazily).
+            first_labels (np.ndarray, optional): ``(H, W)`` labels of
+                frame 0; short for ``given_labels={0: first_labels}``.
+            object_ids (Sequence[int], optional): Objects to track. Each
+                starts at the first given mask that contains it (one
+                contained in none starts, empty, at the first given mask).
+                Defaults to every label of the given masks except 0 and
+                255, each from the first given mask that contains it; a
+                label of a later given mask that is already tracked is not
+                re-initialised.
+            given_labels (Mapping[int, np.ndarray] | Sequence, optional):
+                ``(H, W)`` labels by frame index, or a per-frame sequence
+                with None where no mask is given.
+
+        Yields:
+            np.ndarray: ``(H, W)`` uint8 labels of every frame; at a frame
+            with given objects these take their given masks (void is
+            background).
+        """
+        given = _given_label_dict(first_labels, given_labels)
+        start_frames = _object_start_frames(given, object_ids)
+        shape = given[min(given)].shape
+        stream = None
+        lut = np.zeros(1, dtype=np.uint8)
+        for t, frame in enumerate(frames):
+            new_ids = [i for i, start in start_frames.items() if start == t]
+            if stream is None:
+                if not new_ids:
+                    yield np.zeros(shape, dtype=np.uint8)
+                    continue
+                stream = self.new_stream(new_ids)
+                probs = stream.start(frame, given[t])
+            else:
+                probs = stream.segment(frame)
+                stream.memorize(probs)
+                if new_ids:
+                    probs = stream.add_objects(given[t], new_ids)
+            if len(lut) != stream.num_objects + 1:
+                lut = np.array([0] + stream.object_ids, dtype=np.uint8)
+            yield lut[probs.argmax(0).cpu().numpy()]
+
+    def predict(self, inputs, data_samples: List[dict]) -> List[dict]:
+        """Segment whole videos, streaming their frames from disk.
+
+        Args:
+            inputs: Unused (frames are read lazily from
+                ``data_samples[i]['frame_paths']``).
+            data_samples (list[dict]): ``seq_name``, ``frame_paths``,
+                ``frame_names`` and either ``given_mask_paths`` (a mask path
+                or None per frame: the masks of objects first given there)
+                or ``first_mask_path``; optionally ``output_frame_names``
+                (only these frames are kept, e.g. the ``valid`` frames of
+                YouTube-VOS when inferring on all frames) and
+                ``gt_mask_paths``.
+
+        Returns:
+            list[dict]: the data samples with ``pred_labels`` ``(N, H, W)``
+            uint8, ``pred_frame_names`` (N names) and ``pred_frame_indices``
+            (their indices in ``frame_paths``) added; N is the number of
+            output frames, all frames by default.
+        """
+        results = []
+        for sample in data_samples:
+            frame_paths = sample['frame_paths']
+            frame_names = [str(n) for n in sample['frame_names']]
+            given_paths = sample.get('given_mask_paths')
+            if given_paths is None:
+                given_paths = [sample['first_mask_path']]
+            given = {t: read_mask(path) for t, path in enumerate(given_paths)
+                     if path is not None}
+            if not given:
+                raise ValueError(f'video {sample.get("seq_name")!r}: no '
+                                 'given mask (given_mask_paths are all None)')
+            first_given = min(given)
+            shape = given[first_given].shape
+
+            def frames():
+                for path in frame_paths:
+                    frame = read_frame(path)
+                    if frame.shape[:2] != shape:
+                        raise ValueError(
+                            f'{path}: frame size {frame.shape[:2]} differs '
+                            f'from the given mask {shape} '
+                            f'({given_paths[first_given]})')
+                    yield frame
+
+            out_names = sample.get('output_frame_names')
+            out_names = frame_names if out_names is None else [
+                str(n) for n in out_names]
+            index_of = {name: t for t, name in enumerate(frame_names)}
+            missing = [n for n in out_names if n not in index_of]
+            if missing:
+                raise ValueError(
+                    f'video {sample.get("seq_name")!r}: output frames '
+                    f'{missing[:5]} are not among its frames')
+            out_indices = [index_of[n] for n in out_names]
+            slot = {t: i for i, t in enumerate(out_indices)}
+            pred = np.zeros((len(out_indices), *shape), dtype=np.uint8)
+            for t, labels in enumerate(
+                    self.segment_video(frames(), given_labels=given)):
+                if t in slot:
+                    pred[slot[t]] = labels
+            result = dict(sample)
+            result['pred_labels'] = pred
+            result['pred_frame_names'] = out_names
+            result['pred_frame_indices'] = out_indices
+            results.append(result)
+        return results
+
 
 @MODELS.register_module()
-class STM(BaseModel):
+class STM(StreamingSegmenterMixin, BaseModel):
     """Space-Time Memory network.
 
     Frames come in as RGB in [0, 1] and are normalised here (after padding,
@@ -91,7 +236,8 @@ class STM(BaseModel):
         return (frames - self.pixel_mean) / self.pixel_std
 
     def encode_memory(self, frames: Tensor, object_probs: Tensor,
-                      valid: Optional[Tensor] = None
+                      valid: Optional[Tensor] = None,
+                      other_probs: Optional[Tensor] = None
                       ) -> Tuple[Tensor, Tensor]:
         """Encode frames with each object's soft mask into memory.
 
@@ -100,6 +246,11 @@ class STM(BaseModel):
             object_probs (Tensor): ``(B, K, H, W)`` soft masks.
             valid (Tensor, optional): ``(B, K)`` bool, False for padding
                 objects.
+            other_probs (Tensor, optional): ``(B, 1, H, W)`` summed soft
+                masks of objects that are in the frame but not in this
+                batch (objects of other memory groups, see
+                :class:`VideoStream`); added to every object's "other
+                objects" input before the clamp.
 
         Returns:
             tuple: key ``(B*K, Ck, H/16, W/16)`` and value
@@ -109,8 +260,10 @@ class STM(BaseModel):
         if valid is not None:
             object_probs = object_probs * valid[:, :, None, None].to(
                 object_probs.dtype)
-        others = (object_probs.sum(dim=1, keepdim=True) -
-                  object_probs).clamp(0, 1)
+        total = object_probs.sum(dim=1, keepdim=True)
+        if other_probs is not None:
+            total = total + other_probs
+        others = (total - object_probs).clamp(0, 1)
         frames = self.normalize(frames)
         frames = frames[:, None].expand(-1, num_objects, -1, -1, -1)
         inputs = torch.cat([frames, object_probs[:, :, None],
@@ -143,6 +296,37 @@ class STM(BaseModel):
         skips = list(features[:-1])[::-1]
         return key, value, skips
 
+    def decode_objects(self, memory_key: Tensor, memory_value: Tensor,
+                       query_key: Tensor, query_value: Tensor,
+                       skips: List[Tensor]) -> Tensor:
+        """Read memory and decode each object's foreground probability
+        (before soft aggregation).
+
+        Args:
+            memory_key (Tensor): ``(B*K, Ck, T, h, w)``.
+            memory_value (Tensor): ``(B*K, Cv, T, h, w)``.
+            query_key (Tensor): ``(B, Ck, h, w)``.
+            query_value (Tensor): ``(B, Cv, h, w)``.
+            skips (list[Tensor]): ``(B, C, 2h, 2w)`` and ``(B, C', 4h, 4w)``.
+
+        Returns:
+            Tensor: ``(B, K, H, W)`` foreground probabilities, H = 16h.
+        """
+        batch = query_key.shape[0]
+        num_objects = memory_key.shape[0] // batch
+
+        def per_object(x: Tensor) -> Tensor:
+            return x.repeat_interleave(num_objects, dim=0) \
+                if num_objects > 1 else x
+
+        read = self.memory_reader(memory_key, memory_value,
+                                  per_object(query_key),
+                                  per_object(query_value))
+        logits = self.decoder(read, [per_object(s) for s in skips])
+        object_probs = torch.softmax(logits, dim=1)[:, 1]
+        return object_probs.view(batch, num_objects,
+                                 *object_probs.shape[-2:])
+
     def decode(self, memory_key: Tensor, memory_value: Tensor,
                query_key: Tensor, query_value: Tensor, skips: List[Tensor],
                valid: Optional[Tensor] = None) -> Tensor:
@@ -159,20 +343,8 @@ class STM(BaseModel):
         Returns:
             Tensor: ``(B, K + 1, H, W)`` aggregated logits, H = 16h.
         """
-        batch = query_key.shape[0]
-        num_objects = memory_key.shape[0] // batch
-
-        def per_object(x: Tensor) -> Tensor:
-            return x.repeat_interleave(num_objects, dim=0) \
-                if num_objects > 1 else x
-
-        read = self.memory_reader(memory_key, memory_value,
-                                  per_object(query_key),
-                                  per_object(query_value))
-        logits = self.decoder(read, [per_object(s) for s in skips])
-        object_probs = torch.softmax(logits, dim=1)[:, 1]
-        object_probs = object_probs.view(batch, num_objects,
-                                         *object_probs.shape[-2:])
+        object_probs = self.decode_objects(memory_key, memory_value,
+                                           query_key, query_value, skips)
         return soft_aggregate(object_probs, valid)
 
     def segment_frame(self, frames: Tensor, memory_key: Tensor,
@@ -257,76 +429,40 @@ class STM(BaseModel):
         cfg.update(overrides)
         return VideoStream(self, object_ids, **cfg)
 
-    @torch.no_grad()
-    def segment_video(self, frames, first_labels: np.ndarray,
-                      object_ids: Optional[Sequence[int]] = None):
-        """Segment a video given the first frame's labels.
 
-        Args:
-            frames (Iterable): ``(H, W, 3)`` uint8 RGB frames, frame 0 first
-                (consumed lazily).
-            first_labels (np.ndarray): ``(H, W)`` labels of frame 0.
-            object_ids (Sequence[int], optional): Objects to track. Defaults
-                to the labels of ``first_labels`` except 0 and 255.
+def _given_label_dict(first_labels: Optional[np.ndarray],
+                      given_labels: Optional[GivenLabels]
+                      ) -> Dict[int, np.ndarray]:
+    """``{frame index: (H, W) labels}`` from the two ways of giving masks."""
+    if given_labels is None:
+        given = {}
+    elif isinstance(given_labels, Mapping):
+        given = {int(t): labels for t, labels in given_labels.items()
+                 if labels is not None}
+    else:
+        given = {t: labels for t, labels in enumerate(given_labels)
+                 if labels is not None}
+    if first_labels is not None:
+        if 0 in given:
+            raise ValueError('frame 0 is given twice (first_labels and '
+                             'given_labels)')
+        given[0] = first_labels
+    if not given:
+        raise ValueError('segment_video needs the mask of at least one '
+                         'frame (first_labels or given_labels)')
+    return {t: np.asarray(given[t]) for t in sorted(given)}
 
-        Yields:
-            np.ndarray: ``(H, W)`` uint8 labels of every frame (frame 0 is
-            ``first_labels`` with void set to background).
-        """
-        if object_ids is None:
-            object_ids = [int(i) for i in np.unique(first_labels)
-                          if i not in (0, 255)]
-        lut = np.array([0] + list(object_ids), dtype=np.uint8)
-        frames = iter(frames)
-        first_frame = next(frames)
-        if not object_ids:
-            yield np.zeros_like(first_labels, dtype=np.uint8)
-            for _ in frames:
-                yield np.zeros_like(first_labels, dtype=np.uint8)
-            return
-        stream = self.new_stream(object_ids)
-        probs = stream.start(first_frame, first_labels)
-        yield lut[probs.argmax(0).cpu().numpy()]
-        for frame in frames:
-            probs = stream.segment(frame)
-            stream.memorize(probs)
-            yield lut[probs.argmax(0).cpu().numpy()]
 
-    def predict(self, inputs, data_samples: List[dict]) -> List[dict]:
-        """Segment whole videos, streaming their frames from disk.
-
-        Args:
-            inputs: Unused (frames are read lazily from
-                ``data_samples[i]['frame_paths']``).
-            data_samples (list[dict]): ``seq_name``, ``frame_paths``,
-                ``frame_names``, ``first_mask_path`` and optionally
-                ``gt_mask_paths``.
-
-        Returns:
-            list[dict]: the data samples with ``pred_labels`` ``(T, H, W)``
-            uint8 added.
-        """
-        results = []
-        for sample in data_samples:
-            first_labels = read_mask(sample['first_mask_path'])
-            frame_paths = sample['frame_paths']
-
-            def frames():
-                for path in frame_paths:
-                    frame = read_frame(path)
-                    if frame.shape[:2] != first_labels.shape:
-                        raise ValueError(
-                            f'{path}: frame size {frame.shape[:2]} differs '
-                            f'from the first mask {first_labels.shape} '
-                            f'({sample["first_mask_path"]})')
-                    yield frame
-
-            pred = np.empty((len(frame_paths), *first_labels.shape),
-                            dtype=np.uint8)
-            for t, labels in enumerate(self.segment_video(frames(),
-                                                          first_labels)):
-                pred[t] = labels
-            result = dict(sample)
-            result['pred_labels'] = pred
-            results.append(result)
-        return results
+def _object_start_frames(given: Dict[int, np.ndarray],
+                         object_ids: Optional[Sequence[int]]
+                         ) -> Dict[int, int]:
+    """``{object id: frame it starts at}`` in channel order."""
+    first_seen: Dict[int, int] = {}
+    for t, labels in given.items():
+        for label in np.unique(labels).tolist():
+            if label not in (0, 255):
+                first_seen.setdefault(int(label), t)
+    if object_ids is None:
+        return first_seen
+    first_given = min(given)
+    return {int(i): first_seen.get(int(i), first_given) for i in object_ids}

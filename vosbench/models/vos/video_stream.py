@@ -1,5 +1,5 @@
 """Frame-by-frame inference of a memory network over one video."""
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from vosbench.models.memory import MemoryBank
+from .soft_aggregation import soft_aggregate
 
 
 def pad_to_multiple(size: Tuple[int, int], divisor: int) -> Tuple[int, ...]:
@@ -28,6 +29,57 @@ def labels_to_onehot(labels: np.ndarray, object_ids: Sequence[int]) -> Tensor:
     return torch.cat([background, objects], dim=0)
 
 
+def merge_new_objects(probs: Tensor, labels: np.ndarray,
+                      object_ids: Sequence[int]) -> Tensor:
+    """Add objects given by a mask to a frame's probabilities.
+
+    Args:
+        probs (Tensor): ``(K + 1, H, W)`` probabilities of the frame.
+        labels (np.ndarray): ``(H, W)`` labels holding the new objects.
+        object_ids (Sequence[int]): The new objects' labels.
+
+    Returns:
+        Tensor: ``(K + K_new + 1, H, W)``: the new objects' channels (their
+        given masks) appended; inside those masks the other channels are 0.
+    """
+    new = labels_to_onehot(labels, object_ids)[1:].to(probs)
+    inside = new.sum(dim=0, keepdim=True).clamp(max=1)
+    return torch.cat([probs * (1 - inside), new], dim=0)
+
+
+class MemoryGroup:
+    """Objects that entered a :class:`VideoStream` at the same frame, with
+    the memory bank they share.
+
+    STM's memory is per object (the memory encoder sees the object's mask),
+    so an object added mid-video has no memory of the frames before its
+    first mask; it gets a group and a bank of its own, which start at that
+    frame.
+
+    Args:
+        object_ids (list[int]): Labels of the group's objects.
+        start_index (int): Stream frame index of the group's first mask.
+        bank (MemoryBank): The group's memory.
+    """
+
+    def __init__(self, object_ids: Sequence[int], start_index: int,
+                 bank: MemoryBank):
+        self.object_ids = list(object_ids)
+        self.start_index = start_index
+        self.bank = bank
+
+    def keeps(self, frame_index: int) -> bool:
+        """Whether the group keeps a frame it encoded: its first frame and
+        the stream's memory frames."""
+        return (frame_index == self.start_index
+                or self.bank.is_memory_frame(frame_index))
+
+    def __repr__(self) -> str:
+        return (f'MemoryGroup(object_ids={self.object_ids}, '
+                f'start_index={self.start_index}, '
+                f'memory_frames={self.bank.frame_indices})')
+
+
 class VideoStream:
     """Segments one video frame by frame with a memory network.
 
@@ -35,7 +87,23 @@ class VideoStream:
     ``t - 1`` is encoded with its soft probabilities and read together with
     the kept memory frames; after that it is kept if it is a memory frame.
     Frames are passed in one at a time, so the video is never held in
-    memory. All objects are processed in one batch.
+    memory.
+
+    Objects may join mid-video (YouTube-VOS): :meth:`add_objects` gives
+    their masks at the frame they first appear in. Objects that join at the
+    same frame form a :class:`MemoryGroup` with its own memory bank, which
+    holds that frame and the later memory frames. Each frame is encoded by
+    the query encoder once; every group reads its own memory and decodes
+    its objects' foreground probabilities, and the probabilities of all
+    objects are soft-aggregated together. The memory encoder sees, for each
+    object, its own mask and the other objects' masks of all groups. With a
+    single group (all objects given in frame 0, as DAVIS) a step is exactly
+    one ``encode_memory`` and one ``segment_frame`` call with all objects in
+    one batch.
+
+    Frame indices count from the frame passed to :meth:`start` (frame 0);
+    memory frames are every ``mem_every``-th of them, and a group also keeps
+    its first frame.
 
     Usage::
 
@@ -45,14 +113,19 @@ class VideoStream:
             probs = stream.segment(frame)   # (K + 1, H, W)
             stream.memorize(probs)          # or the probabilities of an
                                             # ensemble / TTA average
+            if new objects 3 and 5 are first given in this frame:
+                probs = stream.add_objects(labels, [3, 5])  # (K + 3, H, W)
+
+    or, with the same effect, ``probs = stream.step(frame, labels)``.
 
     Args:
-        model: An STM-like model with ``encode_memory``, ``encode_query``
-            and ``decode``.
-        object_ids (Sequence[int]): Labels of the objects, in channel order.
+        model: An STM-like model with ``encode_memory``, ``encode_query``,
+            ``decode_objects`` and ``segment_frame``.
+        object_ids (Sequence[int]): Labels of the objects given to
+            :meth:`start`, in channel order.
         mem_every (int): Keep every ``mem_every``-th frame. Defaults to 5.
         keep_previous (bool): Read the previous frame too. Defaults to True.
-        max_memory_frames (int, optional): Cap on kept frames.
+        max_memory_frames (int, optional): Cap on kept frames (per group).
         pad_divisor (int): Pad frames to a multiple of this. Defaults to 16.
         aggregation_channels (int, optional): See
             :func:`vosbench.models.vos.soft_aggregation.aggregated_probs`.
@@ -65,20 +138,41 @@ class VideoStream:
                  aggregation_channels: Optional[int] = None):
         if len(object_ids) == 0:
             raise ValueError('a video stream needs at least one object')
+        if len(set(object_ids)) != len(object_ids):
+            raise ValueError(f'object ids must be unique, got {object_ids}')
         self.model = model
-        self.object_ids = list(object_ids)
-        self.bank = MemoryBank(mem_every, keep_previous, max_memory_frames)
+        self.mem_every = mem_every
+        self.keep_previous = keep_previous
+        self.max_memory_frames = max_memory_frames
+        self.groups: List[MemoryGroup] = [
+            MemoryGroup(object_ids, 0, self._new_bank())]
         self.pad_divisor = pad_divisor
         self.aggregation_channels = aggregation_channels
         self.frame_index = -1
         self.size: Optional[Tuple[int, int]] = None
         self._padding: Tuple[int, ...] = (0, 0, 0, 0)
         self._current_frame: Optional[Tensor] = None
+        self._current_probs: Optional[Tensor] = None
         self._previous: Optional[Tuple[Tensor, Tensor]] = None
+
+    def _new_bank(self) -> MemoryBank:
+        return MemoryBank(self.mem_every, self.keep_previous,
+                          self.max_memory_frames)
+
+    @property
+    def object_ids(self) -> List[int]:
+        """Labels of all objects, in channel order (groups in the order
+        they joined)."""
+        return [i for group in self.groups for i in group.object_ids]
 
     @property
     def num_objects(self) -> int:
-        return len(self.object_ids)
+        return sum(len(group.object_ids) for group in self.groups)
+
+    @property
+    def bank(self) -> MemoryBank:
+        """The memory of the objects given to :meth:`start`."""
+        return self.groups[0].bank
 
     @property
     def device(self) -> torch.device:
@@ -139,24 +233,152 @@ class VideoStream:
         if self._previous is None:
             raise RuntimeError('call start() with the first frame and mask, '
                                'and memorize() after each segment()')
+        if len(self.groups) == 1:
+            probs = self._segment_one_group(frame)
+        else:
+            probs = self._segment_groups(frame)
+        self.frame_index += 1
+        self._previous = None
+        self._current_probs = self._crop(probs[0])
+        return self._current_probs
+
+    def _segment_one_group(self, frame) -> Tensor:
+        """All objects in one batch: ``(1, K + 1, H', W')`` padded
+        probabilities."""
+        group = self.groups[0]
         prev_frame, prev_probs = self._previous
         key, value = self.model.encode_memory(prev_frame,
                                               self._pad(prev_probs[None, 1:]))
-        memory_key, memory_value = self.bank.gather(
+        memory_key, memory_value = group.bank.gather(
             (key, value, self.frame_index))
         self._current_frame = self._prepare_frame(frame)
         logits = self.model.segment_frame(self._current_frame, memory_key,
                                           memory_value)
         probs = self.model.probs_from_logits(logits,
                                              self.aggregation_channels)
-        if self.bank.is_memory_frame(self.frame_index):
-            self.bank.add(key, value, self.frame_index)
-        self.frame_index += 1
-        self._previous = None
-        return self._crop(probs[0])
+        if group.keeps(self.frame_index):
+            group.bank.add(key, value, self.frame_index)
+        return probs
+
+    def _segment_groups(self, frame) -> Tensor:
+        """Several groups: one query encoding, a memory read and decoding
+        per group, soft aggregation over all objects."""
+        prev_frame, prev_probs = self._previous
+        prev_objects = self._pad(prev_probs[None, 1:])  # (1, K, H', W')
+        total = prev_objects.sum(dim=1, keepdim=True)
+        self._current_frame = self._prepare_frame(frame)
+        query_key, query_value, skips = self.model.encode_query(
+            self._current_frame)
+        object_probs, first = [], 0
+        for group in self.groups:
+            last = first + len(group.object_ids)
+            own = prev_objects[:, first:last]
+            others = total - own.sum(dim=1, keepdim=True)
+            key, value = self.model.encode_memory(prev_frame, own,
+                                                  other_probs=others)
+            memory_key, memory_value = group.bank.gather(
+                (key, value, self.frame_index))
+            object_probs.append(self.model.decode_objects(
+                memory_key, memory_value, query_key, query_value, skips))
+            if group.keeps(self.frame_index):
+                group.bank.add(key, value, self.frame_index)
+            first = last
+        logits = soft_aggregate(torch.cat(object_probs, dim=1))
+        return self.model.probs_from_logits(logits,
+                                            self.aggregation_channels)
 
     def memorize(self, probs: Tensor) -> None:
         """Set the probabilities ``(K + 1, H, W)`` of the frame just
         segmented (or started), which encode it into memory at the next
         step."""
-        self._previous = (self._current_frame, probs.to(self.device))
+        probs = probs.to(self.device)
+        self._current_probs = probs
+        self._previous = (self._current_frame, probs)
+
+    @torch.no_grad()
+    def add_objects(self, labels: np.ndarray,
+                    object_ids: Optional[Sequence[int]] = None,
+                    probs: Optional[Tensor] = None) -> Tensor:
+        """Add objects whose first mask is given in the current frame (the
+        one just started or segmented).
+
+        The new objects' probabilities are their given masks (1 inside, 0
+        outside); inside those masks the background and the other objects
+        get 0. The result is memorised (so the frame is encoded with it at
+        the next step, the new objects into a new memory group starting at
+        this frame) and returned; its argmax takes the given mask for the
+        new objects.
+
+        Args:
+            labels (np.ndarray): ``(H, W)`` labels of the current frame.
+            object_ids (Sequence[int], optional): Labels in ``labels`` to
+                add. Defaults to every label except 0, 255 and the objects
+                already tracked.
+            probs (Tensor, optional): ``(K + 1, H, W)`` probabilities of the
+                current frame to add the objects to. Defaults to the last
+                ones returned by :meth:`segment` (or :meth:`start`) or set
+                by :meth:`memorize`.
+
+        Returns:
+            Tensor: ``(K + K_new + 1, H, W)`` probabilities, the new objects'
+            channels last.
+        """
+        if self._current_frame is None:
+            raise RuntimeError('add_objects() needs a current frame: call '
+                               'start() or segment() first')
+        labels = np.asarray(labels)
+        if labels.shape != self.size:
+            raise ValueError(f'the mask of the new objects has size '
+                             f'{labels.shape}, the frame {self.size}')
+        tracked = set(self.object_ids)
+        if object_ids is None:
+            object_ids = [int(i) for i in np.unique(labels)
+                          if i not in (0, 255) and int(i) not in tracked]
+        object_ids = [int(i) for i in object_ids]
+        if len(set(object_ids)) != len(object_ids):
+            raise ValueError(f'object ids must be unique, got {object_ids}')
+        again = [i for i in object_ids if i in tracked]
+        if again:
+            raise ValueError(f'objects {again} are already tracked')
+        if probs is None:
+            probs = self._current_probs
+        probs = probs.to(self.device)
+        if probs.shape != (self.num_objects + 1, *self.size):
+            raise ValueError(
+                f'probs must be ({self.num_objects + 1}, {self.size[0]}, '
+                f'{self.size[1]}), got {tuple(probs.shape)}')
+        if not object_ids:
+            return probs
+        merged = merge_new_objects(probs, labels, object_ids)
+        group = self.groups[-1]
+        if group.start_index == self.frame_index and len(group.bank) == 0:
+            # nothing of this frame is encoded yet: join the group that
+            # started here
+            group.object_ids.extend(object_ids)
+        else:
+            self.groups.append(
+                MemoryGroup(object_ids, self.frame_index, self._new_bank()))
+        self.memorize(merged)
+        return merged
+
+    @torch.no_grad()
+    def step(self, frame, labels: Optional[np.ndarray] = None,
+             object_ids: Optional[Sequence[int]] = None) -> Tensor:
+        """Segment the next frame, add the objects first given in it and
+        memorise the result (:meth:`segment`, :meth:`memorize`,
+        :meth:`add_objects`).
+
+        Args:
+            frame: The next frame.
+            labels (np.ndarray, optional): ``(H, W)`` labels of new objects
+                given in this frame.
+            object_ids (Sequence[int], optional): See :meth:`add_objects`.
+
+        Returns:
+            Tensor: ``(K + 1, H, W)`` probabilities (with the new objects).
+        """
+        probs = self.segment(frame)
+        self.memorize(probs)
+        if labels is not None:
+            probs = self.add_objects(labels, object_ids)
+        return probs

@@ -1,0 +1,246 @@
+"""Speed and peak memory of inference: plain, flip TTA, flip + multi-scale
+TTA and a 2-model ensemble, on the same generated video.
+
+    python tools/analysis/benchmark_inference.py [--config CONFIG]
+        [--size 480 854] [--frames 20] [--objects 2]
+        [--members CONFIG CONFIG] [--modes plain flip flip-ms ensemble]
+        [--threads N] [--json FILE]
+
+Models have random weights (no checkpoint needed; speed and memory do not
+depend on the weights). Each mode runs in a fresh subprocess, so its peak
+RSS (``ru_maxrss`` of that process: Python, torch, the model and the
+inference) is its own. Seconds per frame are the mean over frames 1..N-1
+(frame 0 only starts the streams), after a 2-frame warm-up run; the frames
+are generated before timing. ``CPU s/frame`` is the process's user +
+system time per frame (all threads): less sensitive than wall time to
+other jobs on the machine; ``load`` is the 1-minute load average when the
+mode finished.
+The table compares plain inference with the original STM code's figures on
+this machine class (REFERENCE.md 1.3: 2.30 s/frame and 2.9 GB peak RSS for
+20 frames of 480x854 with 2 objects) when the settings match.
+
+Modes: ``plain`` (the model), ``flip`` (identity + flip, 2 views),
+``flip-ms`` (flip x scales 0.75 and 1.0, 4 views) and ``ensemble``
+(``VOSEnsemble`` of ``--members``, by default the config twice, each with
+its own random weights).
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import resource
+import subprocess
+import sys
+import time
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, REPO)
+
+DEFAULT_CONFIG = osp.join(REPO, 'configs', '_base_', 'models', 'stm_r50.py')
+MODES = ('plain', 'flip', 'flip-ms', 'ensemble')
+#: REFERENCE.md 1.3: the original code, 480x854, 2 objects, 20 frames.
+ORIGINAL = dict(size=(480, 854), objects=2, seconds_per_frame=2.30,
+                peak_rss_gb=2.9)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='seconds per frame and peak RSS of plain inference, '
+        'TTA and an ensemble')
+    parser.add_argument('--config', default=DEFAULT_CONFIG,
+                        help='model config (default: ResNet-50 STM)')
+    parser.add_argument('--size', type=int, nargs=2, default=[480, 854],
+                        metavar=('H', 'W'))
+    parser.add_argument('--frames', type=int, default=20)
+    parser.add_argument('--objects', type=int, default=2)
+    parser.add_argument('--members', nargs='+',
+                        help='ensemble member configs (default: --config '
+                        'twice)')
+    parser.add_argument('--modes', nargs='+', default=list(MODES),
+                        choices=MODES)
+    parser.add_argument('--threads', type=int,
+                        help='torch threads (default: torch\'s default)')
+    parser.add_argument('--json', help='also write the figures here')
+    parser.add_argument('--child', choices=MODES, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.frames < 2:
+        parser.error('--frames must be >= 2')
+    if args.objects < 1:
+        parser.error('--objects must be >= 1')
+    return args
+
+
+def make_video(num_frames, height, width, num_objects, seed=0):
+    """Textured frames with ``num_objects`` moving ellipses; the first
+    mask. Returns ``(frames, first_labels)``."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width]
+    background = rng.integers(0, 256, (height // 8 + 1, width // 8 + 1, 3))
+    background = np.kron(background, np.ones((8, 8, 1)))[:height, :width]
+    colours = rng.integers(0, 256, (num_objects, 3))
+    frames, first = [], None
+    for t in range(num_frames):
+        frame = background.astype(np.uint8).copy()
+        labels = np.zeros((height, width), np.uint8)
+        for k in range(num_objects):
+            cy = height * (0.3 + 0.4 * ((k + 0.5) / num_objects))
+            cx = width * (0.2 + 0.6 * ((k * 0.37 + t * 0.02) % 1.0))
+            inside = (((yy - cy) / (0.15 * height)) ** 2 +
+                      ((xx - cx) / (0.1 * width)) ** 2) <= 1
+            frame[inside] = colours[k]
+            labels[inside] = k + 1
+        frames.append(frame)
+        if first is None:
+            first = labels
+    return frames, first
+
+
+def build_model(mode, config, members):
+    """The model of a mode, random weights, in eval mode."""
+    import torch
+    from mmengine.config import Config
+
+    import vosbench.models  # noqa: F401  (registers the modules)
+    from vosbench.models.tta import VOSTTAModel
+    from vosbench.models.vos import VOSEnsemble
+    from vosbench.registry import MODELS
+
+    torch.manual_seed(0)
+    if mode == 'ensemble':
+        return VOSEnsemble([dict(config=m) for m in members]).eval()
+    model = MODELS.build(Config.fromfile(config).model)
+    if mode == 'flip':
+        model = VOSTTAModel(model, views=dict(type='FlipViews'))
+    elif mode == 'flip-ms':
+        model = VOSTTAModel(model)  # flip x scales (0.75, 1.0)
+    return model.eval()
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process (all its threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_child(args) -> dict:
+    """Measure one mode in this process; returns its figures."""
+    import torch
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    members = args.members or [args.config, args.config]
+    model = build_model(args.child, args.config, members)
+    height, width = args.size
+    frames, first = make_video(args.frames, height, width, args.objects)
+    model_rss = peak_rss_mb()
+    with torch.no_grad():  # warm-up: the first calls set up kernels
+        for _ in model.segment_video(iter(frames[:2]), first):
+            pass
+    times = []
+    start = time.perf_counter()
+    cpu_start = None
+    with torch.no_grad():
+        for t, _ in enumerate(model.segment_video(iter(frames), first)):
+            now = time.perf_counter()
+            if t > 0:
+                times.append(now - start)
+            else:
+                cpu_start = _cpu_seconds()
+            start = now
+    cpu_seconds = _cpu_seconds() - cpu_start
+    views = len(getattr(model, 'views', [None]))
+    inner = getattr(model, 'module', model)
+    count = len(getattr(inner, 'members', [None]))
+    return dict(mode=args.child, views=views, members=count,
+                seconds_per_frame=sum(times) / len(times),
+                cpu_seconds_per_frame=cpu_seconds / len(times),
+                load_average=os.getloadavg()[0],
+                peak_rss_mb=peak_rss_mb(), model_rss_mb=model_rss,
+                threads=torch.get_num_threads())
+
+
+def run_mode(args, mode) -> dict:
+    """Run one mode in a fresh subprocess; returns its figures."""
+    argv = [sys.executable, osp.abspath(__file__), '--child', mode,
+            '--config', args.config, '--size', *map(str, args.size),
+            '--frames', str(args.frames), '--objects', str(args.objects)]
+    if args.members:
+        argv += ['--members', *args.members]
+    if args.threads:
+        argv += ['--threads', str(args.threads)]
+    done = subprocess.run(argv, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f'mode {mode} failed:\n{done.stderr[-3000:]}')
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def format_table(results, args, load_before, load_after) -> str:
+    height, width = args.size
+    plain = next((r for r in results if r['mode'] == 'plain'), None)
+    compare = (tuple(args.size) == ORIGINAL['size']
+               and args.objects == ORIGINAL['objects'])
+    lines = [
+        f'{osp.relpath(args.config, REPO)}, {height}x{width}, '
+        f'{args.frames} frames, {args.objects} objects, random weights, '
+        f'{results[0]["threads"]} torch threads',
+        f'load average before / after: {load_before:.2f} / {load_after:.2f}'
+        f' ({os.cpu_count()} CPUs)', '',
+        '| mode | streams (views x members) | s/frame | x plain | '
+        'CPU s/frame | peak RSS (GB) | RSS after build (GB) | load |',
+        '|---|---|---|---|---|---|---|---|'
+    ]
+    for r in results:
+        ratio = (f'{r["seconds_per_frame"] / plain["seconds_per_frame"]:.2f}'
+                 if plain else '-')
+        lines.append(
+            f'| {r["mode"]} | {r["views"]} x {r["members"]} | '
+            f'{r["seconds_per_frame"]:.2f} | {ratio} | '
+            f'{r["cpu_seconds_per_frame"]:.2f} | '
+            f'{r["peak_rss_mb"] / 1024:.2f} | '
+            f'{r["model_rss_mb"] / 1024:.2f} | {r["load_average"]:.1f} |')
+    if compare:
+        ratio = '-' if plain is None else '{:.2f}'.format(
+            ORIGINAL['seconds_per_frame'] / plain['seconds_per_frame'])
+        lines.append(
+            f'| original STM code (REFERENCE 1.3, 20 frames) | 1 x 1 | '
+            f'{ORIGINAL["seconds_per_frame"]:.2f} | {ratio} | - | '
+            f'{ORIGINAL["peak_rss_gb"]:.1f} | - | - |')
+    else:
+        lines.append('(the original\'s figures, REFERENCE 1.3, are for '
+                     '480x854 with 2 objects: not comparable here)')
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    args.config = osp.abspath(args.config)
+    if args.members:
+        args.members = [osp.abspath(m) for m in args.members]
+    if args.child:
+        print(json.dumps(run_child(args)))
+        return None
+    load_before = os.getloadavg()[0]
+    results = []
+    for mode in args.modes:
+        results.append(run_mode(args, mode))
+        print(f'{mode}: {results[-1]["seconds_per_frame"]:.3f} s/frame, '
+              f'peak RSS {results[-1]["peak_rss_mb"] / 1024:.2f} GB',
+              file=sys.stderr, flush=True)
+    load_after = os.getloadavg()[0]
+    print(format_table(results, args, load_before, load_after))
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(dict(results=results, load_before=load_before,
+                           load_after=load_after, size=args.size,
+                           frames=args.frames, objects=args.objects,
+                           config=args.config), f, indent=2)
+    return results
+
+
+if __name__ == '__main__':
+    main()
