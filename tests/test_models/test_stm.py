@@ -201,6 +201,30 @@ def test_decoder_output_shape():
     assert out.shape == (2, 2, 48, 64)
 
 
+def test_decoder_runs_skip_branches_once_per_frame():
+    """Skips given once per frame (B) for B*K memory reads equal skips
+    copied per object, and the skip branch runs on B maps only."""
+    torch.manual_seed(0)
+    decoder = STMDecoder(in_channels=32, skip_channels=(16, 8),
+                         channels=8).eval()
+    frames, objects = 2, 3
+    read = torch.randn(frames * objects, 32, 3, 4)
+    skips = [torch.randn(frames, 16, 6, 8), torch.randn(frames, 8, 12, 16)]
+    seen = []
+    decoder.refine_modules[1].skip_conv.register_forward_hook(
+        lambda module, args, out: seen.append(args[0].shape[0]))
+    shared = decoder(read, skips)
+    copied = decoder(read, [s.repeat_interleave(objects, 0) for s in skips])
+    assert seen == [frames, frames * objects]
+    assert shared.shape == (frames * objects, 2, 48, 64)
+    torch.testing.assert_close(shared, copied, rtol=0, atol=1e-5)
+    # objects of a frame are consecutive: object 1 of frame 1 decoded alone
+    alone = decoder(read[4:5], [s[1:2] for s in skips])
+    torch.testing.assert_close(alone, shared[4:5], rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match='not a multiple'):
+        decoder(read[:5], skips)
+
+
 def test_cross_entropy_loss_ignores_void():
     torch.manual_seed(0)
     logits = torch.randn(2, 3, 4, 4)

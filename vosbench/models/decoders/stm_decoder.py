@@ -23,7 +23,10 @@ class ResidualBlock(nn.Module):
 class RefineModule(nn.Module):
     """Fuse a skip feature with the 2x upsampled coarser map.
 
-    ``fuse_block(skip_block(skip_conv(skip)) + up2(coarse))``.
+    ``fuse_block(skip_block(skip_conv(skip)) + up2(coarse))``. The skip
+    branch depends only on the frame, so :class:`STMDecoder` runs it once
+    per frame (:meth:`encode_skip`) and fuses it with every object's coarse
+    map (:meth:`fuse`).
     """
 
     def __init__(self, skip_channels: int, channels: int):
@@ -32,18 +35,38 @@ class RefineModule(nn.Module):
         self.skip_block = ResidualBlock(channels)
         self.fuse_block = ResidualBlock(channels)
 
+    def encode_skip(self, skip: Tensor) -> Tensor:
+        """``(B, skip_channels, 2H, 2W)`` -> ``(B, channels, 2H, 2W)``."""
+        return self.skip_block(self.skip_conv(skip))
+
+    def fuse(self, skip_feature: Tensor, coarse: Tensor) -> Tensor:
+        """
+        Args:
+            skip_feature (Tensor): ``(B, channels, 2H, 2W)`` from
+                :meth:`encode_skip`.
+            coarse (Tensor): ``(B*K, channels, H, W)``, the K objects of a
+                frame consecutive.
+
+        Returns:
+            Tensor: ``(B*K, channels, 2H, 2W)``.
+        """
+        up = F.interpolate(
+            coarse, scale_factor=2, mode='bilinear', align_corners=False)
+        batch = skip_feature.shape[0]
+        # broadcast the frame's skip feature over its objects (no copy)
+        fused = up.unflatten(0, (batch, -1)) + skip_feature[:, None]
+        return self.fuse_block(fused.flatten(0, 1))
+
     def forward(self, skip: Tensor, coarse: Tensor) -> Tensor:
         """
         Args:
-            skip (Tensor): ``(N, skip_channels, 2H, 2W)``.
-            coarse (Tensor): ``(N, channels, H, W)``.
+            skip (Tensor): ``(B, skip_channels, 2H, 2W)``.
+            coarse (Tensor): ``(B*K, channels, H, W)``.
 
         Returns:
-            Tensor: ``(N, channels, 2H, 2W)``.
+            Tensor: ``(B*K, channels, 2H, 2W)``.
         """
-        fused = self.skip_block(self.skip_conv(skip)) + F.interpolate(
-            coarse, scale_factor=2, mode='bilinear', align_corners=False)
-        return self.fuse_block(fused)
+        return self.fuse(self.encode_skip(skip), coarse)
 
 
 @DECODERS.register_module()
@@ -77,13 +100,23 @@ class STMDecoder(BaseModule):
     def forward(self, memory_read: Tensor, skips: Sequence[Tensor]) -> Tensor:
         """
         Args:
-            memory_read (Tensor): ``(N, in_channels, H/16, W/16)``.
-            skips (Sequence[Tensor]): ``(N, skip_channels[i], ...)``, the
-                stride-8 then the stride-4 features.
+            memory_read (Tensor): ``(B*K, in_channels, H/16, W/16)``, K
+                objects per frame, the objects of a frame consecutive.
+            skips (Sequence[Tensor]): ``(B, skip_channels[i], ...)``, the
+                stride-8 then the stride-4 features of the B frames (once
+                per frame: their branches, which do not depend on the
+                object, run once per frame; ``B = B*K`` with per-object
+                copies also works).
 
         Returns:
-            Tensor: ``(N, num_classes, H, W)`` logits.
+            Tensor: ``(B*K, num_classes, H, W)`` logits.
         """
+        num = memory_read.shape[0]
+        for skip in skips:
+            if num % skip.shape[0]:
+                raise ValueError(
+                    f'memory_read has {num} maps, not a multiple of the '
+                    f'{skip.shape[0]} frames of the skips')
         x = self.input_block(self.input_conv(memory_read))
         for refine, skip in zip(self.refine_modules, skips):
             x = refine(skip, x)

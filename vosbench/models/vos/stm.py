@@ -322,7 +322,9 @@ class STM(StreamingSegmenterMixin, BaseModel):
         read = self.memory_reader(memory_key, memory_value,
                                   per_object(query_key),
                                   per_object(query_value))
-        logits = self.decoder(read, [per_object(s) for s in skips])
+        # the skips go once per frame: the decoder's skip branches do not
+        # depend on the object and run once
+        logits = self.decoder(read, skips)
         object_probs = torch.softmax(logits, dim=1)[:, 1]
         return object_probs.view(batch, num_objects,
                                  *object_probs.shape[-2:])
