@@ -195,6 +195,8 @@ def run_batch(model, args) -> dict:
 def main(argv=None):
     args = parse_args(argv)
     from vosbench.apis import init_model
+    from vosbench.utils import keep_freed_memory
+    keep_freed_memory()  # see vosbench/utils/allocator.py
     model = init_model(args.config, args.checkpoint, device=args.device)
     if args.batch:
         return run_batch(model, args)

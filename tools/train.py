@@ -54,8 +54,9 @@ def main(argv=None):
     from mmengine.runner import Runner
 
     from vosbench.engine import setup_cpu_distributed
-    from vosbench.utils import register_all_modules
+    from vosbench.utils import keep_freed_memory, register_all_modules
 
+    keep_freed_memory()  # see vosbench/utils/allocator.py
     register_all_modules(init_default_scope=False)
     cfg = build_train_cfg(args)
     setup_cpu_distributed(cfg, args.launcher)
