@@ -1,10 +1,12 @@
 """Speed and peak memory of inference: plain, flip TTA, flip + multi-scale
-TTA and a 2-model ensemble, on the same generated video.
+TTA and a 2-model ensemble, on the same generated video, against the
+original STM's inference loop measured in the same run.
 
     python tools/analysis/benchmark_inference.py [--config CONFIG]
         [--size 480 854] [--frames 20] [--objects 2]
-        [--members CONFIG CONFIG] [--modes plain flip flip-ms ensemble]
-        [--threads N] [--json FILE]
+        [--members CONFIG CONFIG]
+        [--modes original plain flip flip-ms ensemble]
+        [--allocator tuned|stock] [--threads N] [--json FILE]
 
 Models have random weights (no checkpoint needed; speed and memory do not
 depend on the weights). Each mode runs in a fresh subprocess, so its peak
@@ -15,14 +17,21 @@ are generated before timing. ``CPU s/frame`` is the process's user +
 system time per frame (all threads): less sensitive than wall time to
 other jobs on the machine; ``load`` is the 1-minute load average when the
 mode finished.
-The table compares plain inference with the original STM code's figures on
-this machine class (REFERENCE.md 1.3: 2.30 s/frame and 2.9 GB peak RSS for
-20 frames of 480x854 with 2 objects) when the settings match.
 
-Modes: ``plain`` (the model), ``flip`` (identity + flip, 2 views),
-``flip-ms`` (flip x scales 0.75 and 1.0, 4 views) and ``ensemble``
-(``VOSEnsemble`` of ``--members``, by default the config twice, each with
-its own random weights).
+Modes: ``original`` (the baseline: the original STM's inference loop,
+:class:`vosbench.testing.original_stm.OrigSTM`, a ResNet-50 STM with the
+original's composition, run as the original runs it: the whole video as
+one tensor, every object through the decoder's skip branches, the memory
+concatenated at every step, glibc's allocator untouched; only meaningful
+with the default ResNet-50 ``--config``), ``plain`` (the model),
+``flip`` (identity + flip, 2 views), ``flip-ms`` (flip x scales 0.75 and
+1.0, 4 views) and ``ensemble`` (``VOSEnsemble`` of ``--members``, by
+default the config twice, each with its own random weights). vosbench's
+modes run as ``tools/test.py`` runs them, with
+:func:`vosbench.utils.keep_freed_memory` (``--allocator stock`` leaves
+glibc's allocator alone, to see what that gains). The table also lists
+the original code's figures measured on this machine class (REFERENCE.md
+1.3) when the size and object count match.
 """
 import argparse
 import json
@@ -37,10 +46,10 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 
 DEFAULT_CONFIG = osp.join(REPO, 'configs', '_base_', 'models', 'stm_r50.py')
-MODES = ('plain', 'flip', 'flip-ms', 'ensemble')
-#: REFERENCE.md 1.3: the original code, 480x854, 2 objects, 20 frames.
-ORIGINAL = dict(size=(480, 854), objects=2, seconds_per_frame=2.30,
-                peak_rss_gb=2.9)
+MODES = ('original', 'plain', 'flip', 'flip-ms', 'ensemble')
+#: REFERENCE.md 1.3: the original code on this machine class, 2 objects,
+#: memory every 5 frames: {(H, W): (seconds per frame, peak RSS in GB)}.
+ORIGINAL = {(480, 854): (2.30, 2.9), (384, 384): (0.75, 1.3)}
 
 
 def parse_args(argv=None):
@@ -58,6 +67,12 @@ def parse_args(argv=None):
                         'twice)')
     parser.add_argument('--modes', nargs='+', default=list(MODES),
                         choices=MODES)
+    parser.add_argument('--allocator', choices=('tuned', 'stock'),
+                        default='tuned',
+                        help='tuned: keep freed memory for reuse, as the '
+                        'tools do (vosbench.utils.keep_freed_memory); '
+                        'stock: glibc defaults. The original mode always '
+                        'runs with the stock allocator.')
     parser.add_argument('--threads', type=int,
                         help='torch threads (default: torch\'s default)')
     parser.add_argument('--json', help='also write the figures here')
@@ -128,15 +143,51 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def run_original(frames, first, threads) -> dict:
+    """Time the original STM's inference loop (the baseline)."""
+    import numpy as np
+    import torch
+
+    from vosbench.testing.original_stm import OrigSTM
+
+    torch.manual_seed(0)
+    model = OrigSTM().eval()
+    model_rss = peak_rss_mb()
+    num_objects = int(first.max())
+    # as the original's data loader: the whole video, [0, 1] floats, and
+    # one-hot masks of 11 channels (background + 10 objects)
+    video = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float()
+    video = video / 255
+    masks = torch.zeros(11, *first.shape)
+    masks.scatter_(0, torch.from_numpy(first).long()[None], 1)
+    model.run_video(video[:2], masks, num_objects)  # warm-up
+    cpu_start = _cpu_seconds()
+    start = time.perf_counter()
+    model.run_video(video, masks, num_objects)
+    seconds = (time.perf_counter() - start) / (len(frames) - 1)
+    cpu_seconds = (_cpu_seconds() - cpu_start) / (len(frames) - 1)
+    return dict(mode='original', views=1, members=1,
+                seconds_per_frame=seconds,
+                cpu_seconds_per_frame=cpu_seconds,
+                load_average=os.getloadavg()[0],
+                peak_rss_mb=peak_rss_mb(), model_rss_mb=model_rss,
+                threads=threads)
+
+
 def run_child(args) -> dict:
     """Measure one mode in this process; returns its figures."""
     import torch
     if args.threads:
         torch.set_num_threads(args.threads)
-    members = args.members or [args.config, args.config]
-    model = build_model(args.child, args.config, members)
     height, width = args.size
     frames, first = make_video(args.frames, height, width, args.objects)
+    if args.child == 'original':
+        return run_original(frames, first, torch.get_num_threads())
+    if args.allocator == 'tuned':
+        from vosbench.utils import keep_freed_memory
+        keep_freed_memory()
+    members = args.members or [args.config, args.config]
+    model = build_model(args.child, args.config, members)
     model_rss = peak_rss_mb()
     with torch.no_grad():  # warm-up: the first calls set up kernels
         for _ in model.segment_video(iter(frames[:2]), first):
@@ -168,7 +219,8 @@ def run_mode(args, mode) -> dict:
     """Run one mode in a fresh subprocess; returns its figures."""
     argv = [sys.executable, osp.abspath(__file__), '--child', mode,
             '--config', args.config, '--size', *map(str, args.size),
-            '--frames', str(args.frames), '--objects', str(args.objects)]
+            '--frames', str(args.frames), '--objects', str(args.objects),
+            '--allocator', args.allocator]
     if args.members:
         argv += ['--members', *args.members]
     if args.threads:
@@ -181,38 +233,46 @@ def run_mode(args, mode) -> dict:
 
 def format_table(results, args, load_before, load_after) -> str:
     height, width = args.size
+    baseline = next((r for r in results if r['mode'] == 'original'), None)
     plain = next((r for r in results if r['mode'] == 'plain'), None)
-    compare = (tuple(args.size) == ORIGINAL['size']
-               and args.objects == ORIGINAL['objects'])
+    reported = ORIGINAL.get(tuple(args.size)) if args.objects == 2 \
+        else None
+
+    def ratio(seconds, reference):
+        return '-' if reference is None else \
+            f'{seconds / reference["seconds_per_frame"]:.2f}'
+
     lines = [
         f'{osp.relpath(args.config, REPO)}, {height}x{width}, '
         f'{args.frames} frames, {args.objects} objects, random weights, '
-        f'{results[0]["threads"]} torch threads',
+        f'{results[0]["threads"]} torch threads, {args.allocator} allocator',
         f'load average before / after: {load_before:.2f} / {load_after:.2f}'
         f' ({os.cpu_count()} CPUs)', '',
-        '| mode | streams (views x members) | s/frame | x plain | '
-        'CPU s/frame | peak RSS (GB) | RSS after build (GB) | load |',
-        '|---|---|---|---|---|---|---|---|'
+        '| mode | streams (views x members) | s/frame | x original loop | '
+        'x plain | CPU s/frame | peak RSS (GB) | RSS after build (GB) | '
+        'load |',
+        '|---|---|---|---|---|---|---|---|---|'
     ]
     for r in results:
-        ratio = (f'{r["seconds_per_frame"] / plain["seconds_per_frame"]:.2f}'
-                 if plain else '-')
+        seconds = r['seconds_per_frame']
+        name = ('original STM inference loop (baseline)'
+                if r['mode'] == 'original' else r['mode'])
         lines.append(
-            f'| {r["mode"]} | {r["views"]} x {r["members"]} | '
-            f'{r["seconds_per_frame"]:.2f} | {ratio} | '
+            f'| {name} | {r["views"]} x {r["members"]} | {seconds:.2f} | '
+            f'{ratio(seconds, baseline)} | {ratio(seconds, plain)} | '
             f'{r["cpu_seconds_per_frame"]:.2f} | '
             f'{r["peak_rss_mb"] / 1024:.2f} | '
             f'{r["model_rss_mb"] / 1024:.2f} | {r["load_average"]:.1f} |')
-    if compare:
-        ratio = '-' if plain is None else '{:.2f}'.format(
-            ORIGINAL['seconds_per_frame'] / plain['seconds_per_frame'])
+    if reported:
+        seconds, peak_gb = reported
         lines.append(
-            f'| original STM code (REFERENCE 1.3, 20 frames) | 1 x 1 | '
-            f'{ORIGINAL["seconds_per_frame"]:.2f} | {ratio} | - | '
-            f'{ORIGINAL["peak_rss_gb"]:.1f} | - | - |')
+            f'| original STM code as reported (REFERENCE 1.3) | 1 x 1 | '
+            f'{seconds:.2f} | {ratio(seconds, baseline)} | '
+            f'{ratio(seconds, plain)} | - | '
+            f'{peak_gb:.1f} | - | - |')
     else:
-        lines.append('(the original\'s figures, REFERENCE 1.3, are for '
-                     '480x854 with 2 objects: not comparable here)')
+        lines.append('(REFERENCE 1.3 reports the original code at 480x854 '
+                     'and 384x384 with 2 objects: not comparable here)')
     return '\n'.join(lines)
 
 
