@@ -8,7 +8,9 @@ encoder (one frame), the memory encoder (one frame, per object), and one
 inference step of the whole model (encode the previous frame into memory
 for every object, then segment the frame against a memory of one frame).
 Only convolutions and linear layers are counted. ``--latency`` also times
-the query encoder and one step on this machine's CPU.
+the query encoder and one step on this machine's CPU (wall-clock median of
+5 runs after a warm-up, torch's default threads, with the allocator tuned
+as ``tools/test.py`` tunes it: :func:`vosbench.utils.keep_freed_memory`).
 """
 import argparse
 import os.path as osp
@@ -34,7 +36,7 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def _median_seconds(fn, repeats: int = 3) -> float:
+def _median_seconds(fn, repeats: int = 5) -> float:
     fn()  # warm-up
     times = []
     for _ in range(repeats):
@@ -94,10 +96,17 @@ def measure(config, shape=(384, 384), objects=2, latency=False,
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.latency:
+        from vosbench.utils import keep_freed_memory
+        keep_freed_memory()
     figures = measure(args.config, tuple(args.shape), args.objects,
                       args.latency, args.cfg_options)
     height, width = args.shape
     print(f'{args.config} at {height}x{width}, {args.objects} objects')
+    if args.latency:
+        import os
+        print(f'  latency with {torch.get_num_threads()} torch threads, '
+              f'load average {os.getloadavg()[0]:.2f}')
     for key, value in figures.items():
         if key.startswith('params'):
             print(f'  {key:34s} {value / 1e6:10.3f} M')
