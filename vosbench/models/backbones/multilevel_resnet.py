@@ -13,9 +13,9 @@ import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from vosbench.registry import BACKBONES
+from .freezing import FrozenStagesMixin, check_frozen_stages
 from .pretrained import PretrainedInitMixin, load_pretrained_weights
 from .refine_resnet import default_init
 from .resnet import ResNet
@@ -142,7 +142,7 @@ class ResNetLevel(nn.Module):
 
 
 @BACKBONES.register_module()
-class MultiLevelResNet(PretrainedInitMixin, BaseModule):
+class MultiLevelResNet(FrozenStagesMixin, PretrainedInitMixin, BaseModule):
     """Multi-level backbone (REFERENCE.md section 4).
 
     A shared ResNet stem (``conv1``, ``bn1``, max-pool; stride 4) feeds
@@ -230,9 +230,7 @@ class MultiLevelResNet(PretrainedInitMixin, BaseModule):
         if not out_indices or any(i not in (0, 1, 2) for i in out_indices):
             raise ValueError(f'out_indices {out_indices} must be non-empty '
                              'and each in (0, 1, 2) (strides 4, 8, 16).')
-        if not -1 <= frozen_stages <= NUM_STAGES:
-            raise ValueError(f'frozen_stages must be in [-1, {NUM_STAGES}], '
-                             f'got {frozen_stages}')
+        check_frozen_stages(frozen_stages, NUM_STAGES)
         self.num_levels = num_levels
         self.depths = depths
         self.in_channels = in_channels
@@ -306,28 +304,17 @@ class MultiLevelResNet(PretrainedInitMixin, BaseModule):
             parts += level.stages()
         return parts
 
-    def _freeze_stages(self) -> None:
+    def _frozen_modules(self) -> List[nn.Module]:
+        """The stem and the first ``frozen_stages`` stages of level 0."""
         if self.frozen_stages < 0:
-            return
-        frozen = [self.conv1, self.bn1]
-        frozen += self.levels[0].stages()[:self.frozen_stages]
-        for m in frozen:
-            m.eval()
-            for param in m.parameters():
-                param.requires_grad = False
+            return []
+        return [self.conv1, self.bn1,
+                *self.levels[0].stages()[:self.frozen_stages]]
 
-    def train(self, mode: bool = True) -> 'MultiLevelResNet':
-        """Set the training mode, keeping frozen stages (and, with
-        ``norm_eval``, the stem's and down paths' BatchNorm layers) in eval
-        mode."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for part in self._pretrained_parts():
-                for m in part.modules():
-                    if isinstance(m, _BatchNorm):
-                        m.eval()
-        return self
+    def _norm_eval_modules(self) -> List[nn.Module]:
+        """``norm_eval`` covers the stem's and down paths' BatchNorm
+        layers (those an ImageNet ResNet initialises)."""
+        return self._pretrained_parts()
 
     # ------------------------------------------------------------------
     def resnet_view(self, level: int) -> nn.Module:

@@ -43,6 +43,7 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from vosbench.registry import BACKBONES
+from .freezing import FrozenStagesMixin, check_frozen_stages
 from .pretrained import PretrainedInitMixin
 
 ConfigType = Union[dict, List[dict], None]
@@ -221,7 +222,7 @@ class ResNeStBottleneck(nn.Module):
 
 
 @BACKBONES.register_module()
-class ResNeSt(PretrainedInitMixin, BaseModule):
+class ResNeSt(FrozenStagesMixin, PretrainedInitMixin, BaseModule):
     """ResNeSt backbone with the interface of our :class:`ResNet`.
 
     ResNeSt-50 ("2s1x64d", the defaults): deep stem of three 3x3 convs
@@ -319,9 +320,7 @@ class ResNeSt(PretrainedInitMixin, BaseModule):
                                   for i in out_indices):
             raise ValueError(f'out_indices {out_indices} must be non-empty '
                              f'and each in [0, num_stages={num_stages}).')
-        if not -1 <= frozen_stages <= num_stages:
-            raise ValueError(f'frozen_stages must be in [-1, num_stages='
-                             f'{num_stages}], got {frozen_stages}')
+        check_frozen_stages(frozen_stages, num_stages)
         stage_blocks, default_stem = self.arch_settings[depth]
         stem_channels = stem_channels or default_stem
         if stem_channels % 2:
@@ -435,24 +434,6 @@ class ResNeSt(PretrainedInitMixin, BaseModule):
             getattr(self, f'layer{i}')
             for i in range(1, self.frozen_stages + 1)
         ]
-
-    def _freeze_stages(self) -> None:
-        """Stop gradients of, and put in eval mode, the frozen stages."""
-        for m in self._frozen_modules():
-            m.eval()
-            for param in m.parameters():
-                param.requires_grad = False
-
-    def train(self, mode: bool = True) -> 'ResNeSt':
-        """Set the training mode, keeping frozen stages (and, with
-        ``norm_eval``, every BatchNorm layer) in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
 
     # ------------------------------------------------------------------
     # initialisation (init_weights and load_pretrained: PretrainedInitMixin)

@@ -18,6 +18,7 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from vosbench.registry import BACKBONES
+from .freezing import FrozenStagesMixin, check_frozen_stages
 from .pretrained import PretrainedInitMixin
 
 ConfigType = Union[dict, List[dict], None]
@@ -124,7 +125,7 @@ class Bottleneck(nn.Module):
 
 
 @BACKBONES.register_module()
-class ResNet(PretrainedInitMixin, BaseModule):
+class ResNet(FrozenStagesMixin, PretrainedInitMixin, BaseModule):
     """ResNet backbone (He et al., 2016) with torchvision's parameter names.
 
     Stem: 7x7/2 conv (no bias), ``bn1``, ReLU, 3x3/2 max-pool (stride 4).
@@ -216,9 +217,7 @@ class ResNet(PretrainedInitMixin, BaseModule):
                                   for i in out_indices):
             raise ValueError(f'out_indices {out_indices} must be non-empty '
                              f'and each in [0, num_stages={num_stages}).')
-        if not -1 <= frozen_stages <= num_stages:
-            raise ValueError(f'frozen_stages must be in [-1, num_stages='
-                             f'{num_stages}], got {frozen_stages}')
+        check_frozen_stages(frozen_stages, num_stages)
 
         self.depth = depth
         self.in_channels = in_channels
@@ -319,24 +318,6 @@ class ResNet(PretrainedInitMixin, BaseModule):
             for i in range(1, self.frozen_stages + 1)
         ]
         return modules
-
-    def _freeze_stages(self) -> None:
-        """Stop gradients of, and put in eval mode, the frozen stages."""
-        for m in self._frozen_modules():
-            m.eval()
-            for param in m.parameters():
-                param.requires_grad = False
-
-    def train(self, mode: bool = True) -> 'ResNet':
-        """Set the training mode, keeping frozen stages (and, with
-        ``norm_eval``, every BatchNorm layer) in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
 
     # ------------------------------------------------------------------
     # initialisation (init_weights and load_pretrained: PretrainedInitMixin)
