@@ -1,7 +1,7 @@
-"""File handling shared by the backbone checkpoint converters.
+"""File handling shared by the checkpoint converters.
 
-Used by ``resnest_to_vosbench.py`` and ``mmpretrain_resnet_to_vosbench.py``:
-read a checkpoint with ``weights_only=True``, convert its state dict with a
+Used by ``stm_to_vosbench.py``, ``resnest_to_vosbench.py`` and
+``mmpretrain_resnet_to_vosbench.py``: read a checkpoint with ``weights_only=True``, convert its state dict with a
 pure function of :mod:`vosbench.models.utils.backbone_converters`, and write
 ``dict(state_dict=..., meta=...)`` through a temporary file and
 ``os.replace`` so that the destination is never left half written. Every

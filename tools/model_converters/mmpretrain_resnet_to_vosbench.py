@@ -25,7 +25,7 @@ import sys
 _HERE = osp.dirname(osp.abspath(__file__))
 if _HERE not in sys.path:  # also when run with runpy or from elsewhere
     sys.path.insert(0, _HERE)
-from _backbone_checkpoint_io import ConversionError, convert_file  # noqa
+from _checkpoint_io import ConversionError, convert_file  # noqa
 
 from vosbench.models.utils.backbone_converters import (  # noqa: E402
     convert_mmpretrain_resnet_state_dict, plan_mmpretrain_resnet_conversion)

@@ -31,7 +31,7 @@ import sys
 _HERE = osp.dirname(osp.abspath(__file__))
 if _HERE not in sys.path:  # also when run with runpy or from elsewhere
     sys.path.insert(0, _HERE)
-from _backbone_checkpoint_io import ConversionError, convert_file  # noqa
+from _checkpoint_io import ConversionError, convert_file  # noqa
 
 from vosbench.models.utils.backbone_converters import (  # noqa: E402
     RESNEST_SOURCE_FORMATS, convert_resnest_state_dict,

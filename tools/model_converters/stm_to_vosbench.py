@@ -13,91 +13,30 @@ into ``STM`` (ResNet-50 encoders, stages 1-3) with ``strict=True``, e.g. via
 :mod:`vosbench.models.utils.stm_checkpoint` for the key correspondence.
 """
 import argparse
-import hashlib
-import os
 import os.path as osp
 import sys
-import tempfile
-from importlib.util import find_spec
 
-import torch
-
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if find_spec('vosbench') is None:  # run from a checkout without installing
-    sys.path.insert(0, REPO_ROOT)
+_HERE = osp.dirname(osp.abspath(__file__))
+if _HERE not in sys.path:  # also when run with runpy or from elsewhere
+    sys.path.insert(0, _HERE)
+from _checkpoint_io import (BUFFER_SUFFIXES, ConversionError,  # noqa: E402
+                            load_state_dict_file, save_atomically, sha256_of)
 
 from vosbench.models.utils.stm_checkpoint import \
     convert_official_stm_state_dict  # noqa: E402
-
-#: Buffers, not parameters, of the converted state dict.
-_BUFFER_SUFFIXES = ('.running_mean', '.running_var', '.num_batches_tracked')
-
-
-class ConversionError(Exception):
-    """A user-facing error; the message names the file concerned."""
-
-
-def sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def load_source(src: str) -> dict:
-    """Load the original state dict (a plain dict of tensors; a
-    ``{'state_dict': ...}`` wrapper is accepted too)."""
-    if not osp.isfile(src):
-        raise ConversionError(f'{src}: no such file')
-    try:
-        ckpt = torch.load(src, map_location='cpu', weights_only=True)
-    except Exception as exc:  # pickle, zip or torch errors
-        raise ConversionError(
-            f'{src}: cannot be loaded as a PyTorch checkpoint with '
-            f'weights_only=True ({type(exc).__name__}: {exc})') from exc
-    if isinstance(ckpt, dict) and isinstance(ckpt.get('state_dict'), dict):
-        ckpt = ckpt['state_dict']
-    if not isinstance(ckpt, dict):
-        raise ConversionError(f'{src}: holds a {type(ckpt).__name__}, not a '
-                              'state dict')
-    return ckpt
-
-
-def save_atomically(obj: dict, dst: str) -> None:
-    """``torch.save`` to a temporary file beside ``dst``, then rename, so
-    that ``dst`` is never left half written."""
-    directory = osp.dirname(osp.abspath(dst))
-    try:
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(dst)}.',
-                                   suffix='.tmp',
-                                   dir=directory)
-    except OSError as exc:
-        raise ConversionError(f'{dst}: cannot write here ({exc})') from exc
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f)
-        os.replace(tmp, dst)
-    except BaseException as exc:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        if isinstance(exc, OSError):
-            raise ConversionError(f'{dst}: cannot be written ({exc})') from exc
-        raise
 
 
 def convert(src: str, dst: str) -> str:
     """Convert ``src`` to ``dst``; returns a one-line summary."""
     if osp.exists(dst) and osp.exists(src) and osp.samefile(src, dst):
         raise ConversionError(f'{dst}: the destination is the source file')
-    source = load_source(src)
+    source = load_state_dict_file(src)
     try:
         state_dict = convert_official_stm_state_dict(source)
     except (TypeError, ValueError) as exc:
         raise ConversionError(f'{src}: {exc}') from exc
     num_parameters = sum(v.numel() for k, v in state_dict.items()
-                         if not k.endswith(_BUFFER_SUFFIXES))
+                         if not k.endswith(BUFFER_SUFFIXES))
     meta = dict(converted_from=osp.basename(src),
                 source_sha256=sha256_of(src),
                 source_format='official STM (Oh et al., ICCV 2019), ResNet-50',
