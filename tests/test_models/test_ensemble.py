@@ -15,7 +15,7 @@ from vosbench.registry import MODELS
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY_CFG = osp.join(REPO, 'configs/_base_/models/stm_r18-tiny.py')
 EXAMPLE = osp.join(REPO, 'configs/ensemble/'
-                   'ensemble_stm-r50-davis17_stm-r50-ytvos19_davis17.py')
+                   'ensemble_stm-r50_stm-refine-r50_4xb4-80k_ytvos19.py')
 
 
 @pytest.fixture(autouse=True)
@@ -204,3 +204,6 @@ def test_example_config_builds_without_reading_checkpoints():
     model = MODELS.build(cfg.model)
     assert len(model.members) == 2
     assert all(type(m).__name__ == 'STM' for m in model.members)
+    # the reports' pairing: ResNet-50 + Refine-50 encoders
+    assert [type(m.query_encoder).__name__ for m in model.members] == [
+        'ResNet', 'RefineResNet']
