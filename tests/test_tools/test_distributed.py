@@ -291,7 +291,8 @@ def test_dist_train_cpu(dist_train_run, setup_dirs):
         assert torch.equal(state[name], value), name
 
 
-def _run_test(setup_dirs, checkpoint, out_dir, log_dir, distributed):
+def _run_test(setup_dirs, checkpoint, out_dir, log_dir, distributed,
+              extra=()):
     config = setup_dirs['test_config']
     options = ['--cfg-options',
                f'test_dataloader.dataset.data_root={setup_dirs["data_root"]}',
@@ -303,7 +304,7 @@ def _run_test(setup_dirs, checkpoint, out_dir, log_dir, distributed):
     else:
         cmd = [sys.executable, osp.join(REPO_ROOT, 'tools', 'test.py'),
                config, checkpoint]
-    cmd += ['--work-dir', work_dir, '--out', out_dir, *options]
+    cmd += ['--work-dir', work_dir, '--out', out_dir, *extra, *options]
     return _run(cmd, _env(setup_dirs['probe_dir'], launcher=distributed),
                 str(setup_dirs['root']),
                 'dist_test.sh' if distributed else 'test.py')
@@ -375,6 +376,40 @@ def test_dist_test_cpu(dist_train_run, setup_dirs):
     for rel in sorted(expected_pngs):
         assert np.array_equal(read_mask(osp.join(out_dist, rel)),
                               read_mask(osp.join(out_single, rel))), rel
+
+
+def test_dist_test_tta_cpu(dist_train_run, setup_dirs):
+    """``dist_test.sh ... --tta``: each rank streams its videos through
+    every view; the predictions equal a single-process --tta run, every
+    video is scored once, and TTA did change the predictions."""
+    from vosbench.utils.mask_io import read_mask
+
+    checkpoint = osp.join(dist_train_run['work_dir'], f'iter_{MAX_ITERS}.pth')
+    root = setup_dirs['root']
+    outs = {}
+    for name, distributed, extra in (('tta_dist', True, ['--tta']),
+                                     ('tta_single', False, ['--tta']),
+                                     ('plain_single', False, [])):
+        outs[name] = str(root / f'out_{name}')
+        if not osp.isdir(outs[name]):
+            _run_test(setup_dirs, checkpoint, outs[name],
+                      str(root / f'log_{name}'), distributed, extra)
+    results, rows = _read_results(outs['tta_dist'])
+    single_results, single_rows = _read_results(outs['tta_single'])
+    val_seqs = setup_dirs['info']['val']
+    assert sorted(results['sequences']) == sorted(val_seqs)
+    assert results['global'] == single_results['global']
+    assert rows == single_rows
+    differs = False
+    for seq in val_seqs:
+        for i in range(NUM_FRAMES):
+            rel = osp.join(seq, f'{i:05d}.png')
+            tta = read_mask(osp.join(outs['tta_dist'], rel))
+            assert np.array_equal(
+                tta, read_mask(osp.join(outs['tta_single'], rel))), rel
+            differs |= not np.array_equal(
+                tta, read_mask(osp.join(outs['plain_single'], rel)))
+    assert differs, '--tta gave the plain predictions'
 
 
 def _stub(path, name):
