@@ -6,31 +6,17 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from vos_test_utils import REPO, TINY_CFG, build_tiny, make_video, run_probs
 
 import vosbench.models  # noqa: F401  (registers the modules)
 from vosbench.models.tta import VOSTTAModel
 from vosbench.models.vos import AveragingStream, VideoStream, VOSEnsemble
 from vosbench.registry import MODELS
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TINY_CFG = osp.join(REPO, 'configs/_base_/models/stm_r18-tiny.py')
 EXAMPLE = osp.join(REPO, 'configs/ensemble/'
                    'ensemble_stm-r50_stm-refine-r50_4xb4-80k_ytvos19.py')
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def build_tiny(seed=0, **test_cfg):
-    torch.manual_seed(seed)
-    cfg = Config.fromfile(TINY_CFG)
-    cfg.model.test_cfg.update(test_cfg)
-    return MODELS.build(cfg.model).eval()
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 @pytest.fixture(scope='module')
@@ -44,31 +30,6 @@ def checkpoints(tmp_path_factory):
                    path)
         paths.append(path)
     return paths
-
-
-def make_video(num_frames, height, width, seed=0):
-    rng = np.random.default_rng(seed)
-    frames = []
-    for t in range(num_frames):
-        frame = rng.integers(40, 90, (height, width, 3)).astype(np.uint8)
-        frame[4 + t:16 + t, 5 + 2 * t:19 + 2 * t] = (220, 60, 40)
-        frame[height - 14:height - 4, width - 18 - t:width - 6 - t] = (
-            30, 200, 90)
-        frames.append(frame)
-    first = np.zeros((height, width), np.uint8)
-    first[4:16, 5:19] = 1
-    first[height - 14:height - 4, width - 18:width - 6] = 2
-    return frames, first
-
-
-def run_probs(model, frames, first):
-    stream = model.new_stream([1, 2])
-    out = [stream.start(frames[0], first)]
-    for frame in frames[1:]:
-        probs = stream.segment(frame)
-        stream.memorize(probs)
-        out.append(probs)
-    return torch.stack(out), stream
 
 
 def test_two_copies_of_a_model_equal_the_model(checkpoints):

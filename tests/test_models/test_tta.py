@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 from torch import nn
+from vos_test_utils import REPO, TINY_CFG, build_tiny, make_video, run_probs
 
 import vosbench.models  # noqa: F401  (registers the modules)
 from vosbench.models.tta import (DEFAULT_TTA_VIEWS, ComposedView,
@@ -17,45 +18,12 @@ from vosbench.models.vos import (AveragingStream, StreamingSegmenterMixin,
                                  VideoStream)
 from vosbench.registry import MODELS, TTA
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TINY_CFG = osp.join(REPO, 'configs/_base_/models/stm_r18-tiny.py')
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """The tiny model runs fastest on one thread (the CPU is shared)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def build_tiny(seed=0, **test_cfg):
-    torch.manual_seed(seed)
-    cfg = Config.fromfile(TINY_CFG)
-    cfg.model.test_cfg.update(test_cfg)
-    return MODELS.build(cfg.model).eval()
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 @pytest.fixture(scope='module')
 def tiny_stm():
     return build_tiny()
-
-
-def make_video(num_frames, height, width, seed=0):
-    """Textured frames with two moving boxes, and the first mask."""
-    rng = np.random.default_rng(seed)
-    frames = []
-    for t in range(num_frames):
-        frame = rng.integers(40, 90, (height, width, 3)).astype(np.uint8)
-        frame[4 + t:16 + t, 5 + 2 * t:19 + 2 * t] = (220, 60, 40)
-        frame[height - 14:height - 4, width - 18 - t:width - 6 - t] = (
-            30, 200, 90)
-        frames.append(frame)
-    first = np.zeros((height, width), np.uint8)
-    first[4:16, 5:19] = 1
-    first[height - 14:height - 4, width - 18:width - 6] = 2
-    return frames, first
 
 
 def make_symmetric_video(num_frames, height, width, seed=0):
@@ -64,17 +32,6 @@ def make_symmetric_video(num_frames, height, width, seed=0):
     frames = [np.concatenate([f, f[:, ::-1]], axis=1) for f in frames]
     first = np.concatenate([first, first[:, ::-1]], axis=1)
     return frames, first
-
-
-def run_probs(model, frames, first, object_ids=(1, 2)):
-    """Probabilities of every frame through ``model.new_stream``."""
-    stream = model.new_stream(list(object_ids))
-    out = [stream.start(frames[0], first)]
-    for frame in frames[1:]:
-        probs = stream.segment(frame)
-        stream.memorize(probs)
-        out.append(probs)
-    return torch.stack(out), stream
 
 
 # ---------------------------------------------------------------------------

@@ -1,13 +1,14 @@
 """Tests of vosbench.models.backbones.MultiLevelResNet (REFERENCE.md
 section 4, multi-level backbone)."""
-import logging
-
-import numpy as np
 import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.logging import MMLogger
+from backbone_test_utils import (assert_state_dict_round_trip,
+                                 assert_stm_trains_and_segments,
+                                 conv_linear_macs, messages, num_params,
+                                 randomise, stm_config,
+                                 torchvision_like_checkpoint, warnings_of)
 from torch.nn.modules.batchnorm import _BatchNorm
 
 import vosbench.models  # noqa: F401  (registers STM and its parts)
@@ -19,87 +20,6 @@ from vosbench.registry import BACKBONES, MODELS
 REFERENCE_PARAMS = 56e6
 REFERENCE_MACS = 32e9
 NARROW = dict(base_channels=16, channels=32)  # fast variant for behaviour
-
-
-def num_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def conv_linear_macs(model: nn.Module, size: int = 384,
-                     in_channels: int = 3) -> int:
-    """MACs of the conv and linear layers of one forward of a
-    ``(1, in_channels, size, size)`` input, counted by forward hooks.
-
-    The model and input live on the meta device: shapes are real, nothing
-    is computed, so a 384x384 count costs no time.
-    """
-    total = 0
-
-    def hook(module, inputs, output):
-        nonlocal total
-        if isinstance(module, nn.Conv2d):
-            per_output = module.in_channels // module.groups * \
-                module.kernel_size[0] * module.kernel_size[1]
-        else:
-            per_output = module.in_features
-        total += output.numel() * per_output
-
-    handles = [
-        m.register_forward_hook(hook) for m in model.modules()
-        if isinstance(m, (nn.Conv2d, nn.Linear))
-    ]
-    try:
-        with torch.no_grad():
-            model.eval()(torch.empty(1, in_channels, size, size,
-                                     device='meta'))
-    finally:
-        for h in handles:
-            h.remove()
-    return total
-
-
-def randomise(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Give every parameter and BN buffer non-default values."""
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(0, 0.1)
-        for m in model.modules():
-            if isinstance(m, _BatchNorm):
-                m.running_mean.normal_()
-                m.running_var.uniform_(0.5, 2.0)
-                m.num_batches_tracked.fill_(7)
-    return model
-
-
-def torchvision_like_checkpoint(path, resnet: ResNet) -> str:
-    """Save ``resnet``'s state dict (torchvision names) plus an ``fc``."""
-    sd = {k: v.clone() for k, v in resnet.state_dict().items()}
-    sd['fc.weight'] = torch.randn(1000, resnet.stage_channels[-1])
-    sd['fc.bias'] = torch.randn(1000)
-    torch.save(sd, str(path))
-    return str(path)
-
-
-@pytest.fixture
-def logs():
-    """Records reaching mmengine's current logger."""
-    logger = MMLogger.get_current_instance()
-    records = []
-
-    class ListHandler(logging.Handler):
-
-        def emit(self, record):
-            records.append(record)
-
-    handler = ListHandler(level=logging.INFO)
-    logger.addHandler(handler)
-    yield records
-    logger.removeHandler(handler)
-
-
-def warnings_of(records):
-    return [r.getMessage() for r in records if r.levelno >= logging.WARNING]
 
 
 def assert_level_equals(model: MultiLevelResNet, index: int,
@@ -239,7 +159,7 @@ def test_level_structure():
 
 
 def test_forward_matches_the_specified_wiring():
-    model = randomise(MultiLevelResNet(**NARROW)).eval()
+    model = randomise(MultiLevelResNet(**NARROW), std=0.1).eval()
     first, second = model.levels
     x = torch.rand(1, 3, 64, 64)
 
@@ -312,17 +232,8 @@ def test_build_from_registry():
 # ---------------------------------------------------------------------------
 # initialisation and pretrained weights
 # ---------------------------------------------------------------------------
-@pytest.fixture(scope='module')
-def resnet50_checkpoint(tmp_path_factory):
-    """A torchvision-named ResNet-50 checkpoint and its source model."""
-    source = randomise(ResNet(depth=50), seed=1)
-    path = torchvision_like_checkpoint(
-        tmp_path_factory.mktemp('ckpt') / 'resnet50.pth', source)
-    return path, source
-
-
 def test_default_init():
-    model = randomise(MultiLevelResNet(**NARROW))
+    model = randomise(MultiLevelResNet(**NARROW), std=0.1)
     model.init_weights()
     for m in model.modules():
         if isinstance(m, _BatchNorm):
@@ -348,12 +259,12 @@ def test_imagenet_resnet50_loads_into_every_level(resnet50_checkpoint, logs):
     assert torch.all(second.cross_down[0].bn.weight == 1)
     assert torch.all(second.out_convs['c4'].bn.weight == 1)
     assert warnings_of(logs) == []
-    messages = ' '.join(r.getMessage() for r in logs)
-    assert 'level 0' in messages and 'level 1' in messages
+    text = ' '.join(messages(logs))
+    assert 'level 0' in text and 'level 1' in text
 
 
 def test_three_channel_checkpoint_into_five_channel_model(tmp_path, logs):
-    source = randomise(ResNet(depth=50, base_channels=16))
+    source = randomise(ResNet(depth=50, base_channels=16), std=0.1)
     path = torchvision_like_checkpoint(tmp_path / 'rgb.pth', source)
     model = MultiLevelResNet(
         in_channels=5, out_indices=(2, ),
@@ -369,11 +280,11 @@ def test_three_channel_checkpoint_into_five_channel_model(tmp_path, logs):
             for k, v in stage.state_dict().items():
                 assert torch.equal(v, expected[k]), (index, i, k)
     assert warnings_of(logs) == []
-    assert any('zero' in r.getMessage() for r in logs)
+    assert any('zero' in m for m in messages(logs))
 
 
 def test_missing_and_unexpected_keys_reported_by_name(tmp_path, logs):
-    sd = randomise(ResNet(depth=50, base_channels=16)).state_dict()
+    sd = randomise(ResNet(depth=50, base_channels=16), std=0.1).state_dict()
     del sd['layer3.4.bn1.weight']
     sd['foo.bar'] = torch.zeros(3)
     path = str(tmp_path / 'partial.pth')
@@ -413,16 +324,9 @@ def test_resnet_view_shares_tensors():
 
 
 def test_state_dict_round_trip(tmp_path):
-    model = randomise(MultiLevelResNet(in_channels=5, **NARROW)).eval()
-    path = tmp_path / 'multilevel.pth'
-    torch.save(model.state_dict(), str(path))
-    fresh = MultiLevelResNet(in_channels=5, **NARROW)
-    fresh.load_state_dict(torch.load(str(path)), strict=True)
-    fresh.eval()
-    x = torch.rand(1, 5, 48, 64)
-    with torch.no_grad():
-        for a, b in zip(model(x), fresh(x)):
-            assert torch.equal(a, b)
+    assert_state_dict_round_trip(
+        lambda: MultiLevelResNet(in_channels=5, **NARROW),
+        tmp_path / 'multilevel.pth')
 
 
 # ---------------------------------------------------------------------------
@@ -482,34 +386,6 @@ def test_no_freezing_by_default():
 # ---------------------------------------------------------------------------
 # in STM
 # ---------------------------------------------------------------------------
-def stm_config(backbone: dict) -> dict:
-    return dict(
-        type='STM',
-        memory_encoder=dict(backbone, in_channels=5, out_indices=(2, )),
-        query_encoder=dict(backbone, out_indices=(0, 1, 2)),
-        memory_key_value=dict(
-            type='KeyValueProjection', in_channels=1024, key_channels=128,
-            value_channels=512),
-        query_key_value=dict(
-            type='KeyValueProjection', in_channels=1024, key_channels=128,
-            value_channels=512),
-        memory_reader=dict(type='SpaceTimeMemoryReader'),
-        decoder=dict(
-            type='STMDecoder', in_channels=1024, skip_channels=(512, 256),
-            channels=256),
-        train_cfg=dict(max_objects=2),
-        test_cfg=dict(mem_every=5, keep_previous=True, pad_divisor=16))
-
-
-def two_object_masks(num_frames: int, size: int) -> torch.Tensor:
-    masks = torch.zeros(num_frames, size, size, dtype=torch.long)
-    for t in range(num_frames):
-        masks[t, 8 + t:28 + t, 8:36] = 1
-        masks[t, 36:60, 20 + t:50 + t] = 2
-    masks[:, -2:] = 255
-    return masks
-
-
 def test_works_in_stm_as_memory_and_query_encoder():
     torch.manual_seed(0)
     model = MODELS.build(
@@ -518,29 +394,4 @@ def test_works_in_stm_as_memory_and_query_encoder():
     assert model.memory_encoder.conv1.in_channels == 5
     assert model.memory_encoder.out_channels == (1024, )
     assert model.query_encoder.out_channels == (256, 512, 1024)
-
-    gen = torch.Generator().manual_seed(0)
-    clip = torch.randint(0, 256, (3, 3, 64, 64), generator=gen,
-                         dtype=torch.uint8)
-    masks = two_object_masks(3, 64)
-    # training: a 2-frame clip (frame 0 memorised, frame 1 segmented)
-    data = model.data_preprocessor(
-        dict(inputs=[clip[:2]],
-             data_samples=[dict(masks=masks[:2], num_objects=2)]), True)
-    model.train()
-    loss = model(**data, mode='loss')['loss_ce']
-    assert torch.isfinite(loss)
-    loss.backward()
-    for name in ('memory_encoder', 'query_encoder'):
-        unused = [n for n, p in getattr(model, name).named_parameters()
-                  if p.requires_grad and p.grad is None]
-        assert unused == [], name
-
-    # inference: the whole 3-frame video
-    model.eval()
-    frames = [f.permute(1, 2, 0).numpy() for f in clip]
-    first = masks[0].numpy().astype(np.uint8)
-    out = list(model.segment_video(frames, first))
-    assert len(out) == 3
-    assert all(o.shape == (64, 64) and o.dtype == np.uint8 for o in out)
-    assert set(np.unique(np.stack(out))) <= {0, 1, 2}
+    assert_stm_trains_and_segments(model)

@@ -1,25 +1,22 @@
 """Tests of vosbench.models.backbones.ResNeSt (REFERENCE.md section 4)."""
-import logging
-
 import numpy as np
 import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from backbone_test_utils import (conv_linear_macs, messages, num_params,
+                                 randomise, save_checkpoint,
+                                 state_dict_with_classifier, stm_config,
+                                 warnings_of)
 from torch.nn.modules.batchnorm import _BatchNorm
 
 import vosbench.models  # noqa: F401  (registers the modules)
-import vosbench.models.backbones.resnest as resnest_module
 from vosbench.models.backbones import ResNeSt
 from vosbench.models.backbones.resnest import (ResNeStBottleneck,
                                                SplitAttentionConv2d)
 from vosbench.registry import BACKBONES, MODELS
 
 IMAGENET_FC = 2048 * 1000 + 1000
-
-
-def num_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 def meta_resnest(*args, **kwargs) -> ResNeSt:
@@ -33,36 +30,6 @@ def narrow(**kwargs) -> ResNeSt:
     kwargs.setdefault('stem_channels', 16)
     kwargs.setdefault('base_channels', 16)
     return ResNeSt(50, **kwargs)
-
-
-@pytest.fixture
-def logs(monkeypatch):
-    """Messages passed to print_log by the resnest module, as (level, msg)."""
-    records = []
-
-    def fake_print_log(msg, logger=None, level=logging.INFO):
-        records.append((level, str(msg)))
-
-    monkeypatch.setattr(resnest_module, 'print_log', fake_print_log)
-    return records
-
-
-def warnings_of(records):
-    return [m for level, m in records if level >= logging.WARNING]
-
-
-def randomise(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Non-default values in every parameter and BN buffer."""
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_()
-        for m in model.modules():
-            if isinstance(m, _BatchNorm):
-                m.running_mean.normal_()
-                m.running_var.uniform_(0.5, 2.0)
-                m.num_batches_tracked.fill_(7)
-    return model
 
 
 # ---------------------------------------------------------------------------
@@ -85,31 +52,6 @@ def test_resnest101_parameter_count():
     assert num_params(meta_resnest(101)) + IMAGENET_FC == 48_275_016
 
 
-def count_macs(model: nn.Module, x: torch.Tensor) -> int:
-    """Multiply-accumulates of every Conv2d and Linear, by forward hooks."""
-    total = [0]
-
-    def hook(module, inputs, output):
-        if isinstance(module, nn.Conv2d):
-            kh, kw = module.kernel_size
-            per_output = module.in_channels // module.groups * kh * kw
-            total[0] += output[0].numel() * per_output
-        else:
-            total[0] += output[0].numel() * module.in_features
-
-    handles = [
-        m.register_forward_hook(hook) for m in model.modules()
-        if isinstance(m, (nn.Conv2d, nn.Linear))
-    ]
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        for h in handles:
-            h.remove()
-    return total[0]
-
-
 class ImageNetClassifier(nn.Module):
     """The backbone, global average pooling and a 2048 -> 1000 fc."""
 
@@ -124,10 +66,9 @@ class ImageNetClassifier(nn.Module):
 
 def test_resnest50_macs_at_224():
     with torch.device('meta'):  # shapes only: instantaneous
-        model = ImageNetClassifier(ResNeSt(50, out_indices=(3, ))).eval()
-        x = torch.empty(1, 3, 224, 224)
+        model = ImageNetClassifier(ResNeSt(50, out_indices=(3, )))
     assert num_params(model) == 27_483_240
-    macs = count_macs(model, x)
+    macs = conv_linear_macs(model, size=224)
     assert macs == pytest.approx(5.37e9, rel=0.01)
     # the convolutions alone: 5.369 G; the classifier adds 2.05 M
     assert macs - 2048 * 1000 == 5_369_112_576
@@ -350,22 +291,11 @@ def test_default_init_and_zero_init_residual():
 # ---------------------------------------------------------------------------
 # pretrained loading (shared with ResNet)
 # ---------------------------------------------------------------------------
-def save_checkpoint(path, state_dict):
-    torch.save(state_dict, str(path))
-    return str(path)
-
-
-def with_classifier(model: ResNeSt) -> dict:
-    sd = {k: v.clone() for k, v in model.state_dict().items()}
-    sd['fc.weight'] = torch.randn(1000, model.stage_channels[-1])
-    sd['fc.bias'] = torch.randn(1000)
-    return sd
-
-
 def test_pretrained_three_channel_checkpoint_into_memory_encoder(
         tmp_path, logs):
     source = randomise(narrow())
-    path = save_checkpoint(tmp_path / 'rgb.pth', with_classifier(source))
+    path = save_checkpoint(tmp_path / 'rgb.pth',
+                           state_dict_with_classifier(source))
     model = narrow(in_channels=5, num_stages=3, out_indices=(0, 1, 2),
                    init_cfg=dict(type='Pretrained', checkpoint=path))
     model.init_weights()
@@ -378,8 +308,9 @@ def test_pretrained_three_channel_checkpoint_into_memory_encoder(
             assert torch.equal(v, source.state_dict()[k]), k
     # fc is dropped silently, layer4 with a message, nothing is a warning
     assert warnings_of(logs) == []
-    assert any('layer4' in m and 'not built' in m for _, m in logs)
-    assert any('stem.conv1.weight' in m and 'zero' in m for _, m in logs)
+    assert any('layer4' in m and 'not built' in m for m in messages(logs))
+    assert any('stem.conv1.weight' in m and 'zero' in m
+               for m in messages(logs))
 
     # with zero mask kernels the masks do not change the features
     source.eval()
@@ -396,7 +327,7 @@ def test_pretrained_three_channel_checkpoint_into_memory_encoder(
 def test_pretrained_missing_and_unexpected_keys_reported_by_name(
         tmp_path, logs):
     source = randomise(narrow())
-    sd = with_classifier(source)
+    sd = state_dict_with_classifier(source)
     del sd['layer2.0.conv2.fc1.bias']
     del sd['stem.bn2.running_var']
     sd['layer1.0.bn2.weight'] = torch.ones(16)  # no bn2 in ResNeSt
@@ -419,7 +350,7 @@ def test_pretrained_missing_and_unexpected_keys_reported_by_name(
 
 
 def test_pretrained_shape_mismatch_raises_naming_key(tmp_path):
-    sd = with_classifier(narrow())
+    sd = state_dict_with_classifier(narrow())
     sd['layer3.1.conv2.fc2.weight'] = torch.zeros(3, 3, 1, 1)
     path = save_checkpoint(tmp_path / 'bad.pth', sd)
     model = narrow(init_cfg=dict(type='Pretrained', checkpoint=path))
@@ -468,28 +399,11 @@ def test_norm_eval_keeps_running_stats():
 # ---------------------------------------------------------------------------
 # STM with ResNeSt encoders
 # ---------------------------------------------------------------------------
-def resnest_stm_cfg() -> dict:
-    encoder = dict(type='ResNeSt', depth=50, num_stages=3, norm_eval=True)
-    return dict(
-        type='STM',
-        memory_encoder=dict(encoder, in_channels=5, out_indices=(2, )),
-        query_encoder=dict(encoder, out_indices=(0, 1, 2)),
-        memory_key_value=dict(
-            type='KeyValueProjection', in_channels=1024, key_channels=128,
-            value_channels=512),
-        query_key_value=dict(
-            type='KeyValueProjection', in_channels=1024, key_channels=128,
-            value_channels=512),
-        memory_reader=dict(type='SpaceTimeMemoryReader'),
-        decoder=dict(type='STMDecoder', in_channels=1024,
-                     skip_channels=(512, 256), channels=256),
-        train_cfg=dict(max_objects=2),
-        test_cfg=dict(mem_every=5, keep_previous=True, pad_divisor=16))
-
-
 def test_stm_with_resnest_encoders_trains_and_segments():
     torch.manual_seed(0)
-    model = MODELS.build(resnest_stm_cfg())
+    model = MODELS.build(
+        stm_config(
+            dict(type='ResNeSt', depth=50, num_stages=3, norm_eval=True)))
     model.init_weights()
     assert model.memory_encoder.stem.conv1.in_channels == 5
     assert model.memory_encoder.out_strides == (16, )

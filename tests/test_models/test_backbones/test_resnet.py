@@ -4,59 +4,13 @@ import logging
 import pytest
 import torch
 import torch.nn as nn
+from backbone_test_utils import (messages, num_params, randomise,
+                                 save_checkpoint, state_dict_with_classifier,
+                                 warnings_of)
 from torch.nn.modules.batchnorm import _BatchNorm
 
-import vosbench.models.backbones.resnet as resnet_module
 from vosbench.models.backbones import ResNet
 from vosbench.registry import BACKBONES
-
-
-def num_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-@pytest.fixture
-def logs(monkeypatch):
-    """Messages passed to print_log by the resnet module, as (level, msg)."""
-    records = []
-
-    def fake_print_log(msg, logger=None, level=logging.INFO):
-        records.append((level, str(msg)))
-
-    monkeypatch.setattr(resnet_module, 'print_log', fake_print_log)
-    return records
-
-
-def warnings_of(records):
-    return [m for level, m in records if level >= logging.WARNING]
-
-
-def save_checkpoint(path, state_dict):
-    torch.save(state_dict, str(path))
-    return str(path)
-
-
-def randomise(model: nn.Module) -> nn.Module:
-    """Give every parameter and BN buffer non-default values."""
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_()
-        for m in model.modules():
-            if isinstance(m, _BatchNorm):
-                m.running_mean.normal_()
-                m.running_var.uniform_(0.5, 2.0)
-                m.num_batches_tracked.fill_(7)
-    return model
-
-
-def torchvision_like_state_dict(model: nn.Module) -> dict:
-    """A state dict in torchvision naming, with the classifier keys."""
-    sd = {k: v.clone() for k, v in model.state_dict().items()}
-    width = model.stage_channels[-1]
-    sd['fc.weight'] = torch.randn(1000, width)
-    sd['fc.bias'] = torch.randn(1000)
-    return sd
 
 
 # ---------------------------------------------------------------------------
@@ -226,7 +180,7 @@ def test_other_init_cfg_defers_to_mmengine():
 def test_pretrained_torchvision_checkpoint_loads(tmp_path, logs):
     source = randomise(ResNet(18, base_channels=8))
     path = save_checkpoint(tmp_path / 'r18.pth',
-                           torchvision_like_state_dict(source))
+                           state_dict_with_classifier(source))
     model = ResNet(18, base_channels=8,
                    init_cfg=dict(type='Pretrained', checkpoint=path))
     model.init_weights()
@@ -245,7 +199,7 @@ def test_pretrained_state_dict_module_and_prefix(tmp_path, logs):
         'meta': {'epoch': 3},
         'state_dict': {
             f'module.backbone.{k}': v
-            for k, v in torchvision_like_state_dict(source).items()
+            for k, v in state_dict_with_classifier(source).items()
         }
     }
     wrapped['state_dict']['module.decode_head.conv.weight'] = torch.ones(1)
@@ -262,21 +216,21 @@ def test_pretrained_state_dict_module_and_prefix(tmp_path, logs):
 def test_pretrained_drops_unbuilt_stages_and_logs(tmp_path, logs):
     source = randomise(ResNet(18, base_channels=8))
     path = save_checkpoint(tmp_path / 'full.pth',
-                           torchvision_like_state_dict(source))
+                           state_dict_with_classifier(source))
     model = ResNet(18, base_channels=8, num_stages=3, out_indices=(0, 1, 2),
                    init_cfg=dict(type='Pretrained', checkpoint=path))
     model.init_weights()
     for k, v in model.state_dict().items():
         assert torch.equal(v, source.state_dict()[k]), k
     # layer4 is mentioned in the log but not as an unexpected key.
-    assert any('layer4' in m and 'not built' in m for _, m in logs)
+    assert any('layer4' in m and 'not built' in m for m in messages(logs))
     assert warnings_of(logs) == []
 
 
 def test_three_channel_checkpoint_into_five_channel_model(tmp_path, logs):
     source = randomise(ResNet(18, base_channels=8))
     path = save_checkpoint(tmp_path / 'rgb.pth',
-                           torchvision_like_state_dict(source))
+                           state_dict_with_classifier(source))
     model = ResNet(18, in_channels=5, base_channels=8,
                    init_cfg=dict(type='Pretrained', checkpoint=path))
     model.init_weights()
@@ -285,7 +239,7 @@ def test_three_channel_checkpoint_into_five_channel_model(tmp_path, logs):
     assert torch.equal(w[:, :3], source.conv1.weight)
     assert torch.all(w[:, 3:] == 0)
     assert warnings_of(logs) == []
-    assert any('zero' in m for _, m in logs)
+    assert any('zero' in m for m in messages(logs))
 
     source.eval()
     model.eval()
@@ -300,7 +254,7 @@ def test_three_channel_checkpoint_into_five_channel_model(tmp_path, logs):
 
 def test_missing_and_unexpected_keys_reported_by_name(tmp_path, logs):
     source = randomise(ResNet(18, base_channels=8))
-    sd = torchvision_like_state_dict(source)
+    sd = state_dict_with_classifier(source)
     del sd['layer1.0.bn1.weight']
     del sd['layer3.1.conv2.weight']
     sd['foo.bar'] = torch.zeros(3)
@@ -325,35 +279,20 @@ def test_missing_and_unexpected_keys_reported_by_name(tmp_path, logs):
     assert torch.equal(model.layer1[0].bn1.bias, source.layer1[0].bn1.bias)
 
 
-def test_missing_keys_reach_mmengine_logger(tmp_path):
+def test_missing_keys_reach_mmengine_logger(tmp_path, logs):
     """Without mocking, the warning goes through mmengine's current logger."""
-    from mmengine.logging import MMLogger
-
-    sd = torchvision_like_state_dict(ResNet(18, base_channels=8))
+    sd = state_dict_with_classifier(ResNet(18, base_channels=8))
     del sd['layer2.0.downsample.1.weight']
     path = save_checkpoint(tmp_path / 'partial.pth', sd)
-    logger = MMLogger.get_current_instance()
-    records = []
-
-    class ListHandler(logging.Handler):
-
-        def emit(self, record):
-            records.append(record)
-
-    handler = ListHandler(level=logging.WARNING)
-    logger.addHandler(handler)
-    try:
-        model = ResNet(18, base_channels=8,
-                       init_cfg=dict(type='Pretrained', checkpoint=path))
-        model.init_weights()
-    finally:
-        logger.removeHandler(handler)
+    model = ResNet(18, base_channels=8,
+                   init_cfg=dict(type='Pretrained', checkpoint=path))
+    model.init_weights()
     assert any('layer2.0.downsample.1.weight' in r.getMessage()
-               and r.levelno == logging.WARNING for r in records)
+               and r.levelno == logging.WARNING for r in logs)
 
 
 def test_shape_mismatch_raises_naming_key(tmp_path):
-    sd = torchvision_like_state_dict(ResNet(18, base_channels=8))
+    sd = state_dict_with_classifier(ResNet(18, base_channels=8))
     sd['layer2.0.conv1.weight'] = torch.zeros(16, 8, 5, 5)
     path = save_checkpoint(tmp_path / 'bad.pth', sd)
     model = ResNet(18, base_channels=8,
@@ -366,7 +305,7 @@ def test_shape_mismatch_raises_naming_key(tmp_path):
 
 
 def test_wider_checkpoint_conv1_raises(tmp_path):
-    sd = torchvision_like_state_dict(
+    sd = state_dict_with_classifier(
         ResNet(18, in_channels=5, base_channels=8))
     path = save_checkpoint(tmp_path / 'five.pth', sd)
     model = ResNet(18, base_channels=8,
