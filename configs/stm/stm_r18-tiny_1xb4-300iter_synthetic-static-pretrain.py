@@ -13,7 +13,11 @@ static_pipeline = [
     dict(type='StaticToClip', num_frames=3),
     dict(type='ClipSharedAffine', scale_range=(0.9, 1.3), flip_prob=0.5,
          short_side=128),
-    dict(type='FrameRandomAffine', rotation=15, scale=(0.9, 1.1), shear=5),
+    # per-frame shifts too (REFERENCE 5: a random crop per frame): without
+    # them the image's own objects stay put across the clip and the model
+    # learns to copy the previous mask's position instead of matching
+    dict(type='FrameRandomAffine', rotation=15, scale=(0.9, 1.1), shear=5,
+         translate=0.1),
     dict(type='PasteObjects', max_objects=3),
     dict(type='FrameThinPlateSpline', prob=0.3),
     dict(type='ClipRandomCrop', crop_size=(128, 128)),

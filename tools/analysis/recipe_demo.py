@@ -51,6 +51,9 @@ def parse_args(argv=None):
     parser.add_argument('--data-root', default='data/synthetic')
     parser.add_argument('--work-dir', default='work_dirs/recipe_demo')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--main-lr', type=float,
+                        help='learning rate of both main trainings (default: '
+                        'the configs\')')
     parser.add_argument('--skip-existing', action='store_true',
                         help='reuse a stage whose work dir has a J&F')
     return parser.parse_args(argv)
@@ -123,6 +126,8 @@ def main(argv=None) -> dict:
            f'test_dataloader.dataset.data_root={data_root}',
            f'randomness.seed={args.seed}']
     videos = [f'train_dataloader.dataset.data_root={data_root}', *val]
+    if args.main_lr is not None:
+        videos.append(f'optim_wrapper.optimizer.lr={args.main_lr}')
     results = dict(pretrain_iters=args.pretrain_iters,
                    main_iters=args.main_iters, seed=args.seed)
     pre_dir = osp.join(work_dir, 'pretrain')

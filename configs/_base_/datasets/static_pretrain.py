@@ -14,7 +14,11 @@ static_pipeline = [
     dict(type='StaticToClip', num_frames=3),
     dict(type='ClipSharedAffine', scale_range=(0.8, 1.5), flip_prob=0.5,
          short_side=384),
-    dict(type='FrameRandomAffine', rotation=20, scale=(0.9, 1.1), shear=10),
+    # each frame also shifts (the per-frame random crop of REFERENCE 5):
+    # otherwise the image's own objects stay put across the clip and the
+    # model learns to copy the previous mask's position
+    dict(type='FrameRandomAffine', rotation=20, scale=(0.9, 1.1), shear=10,
+         translate=0.1),
     dict(type='PasteObjects', max_objects=max_objects),
     dict(type='FrameThinPlateSpline', prob=0.3),
     dict(type='ClipRandomCrop', crop_size=crop_size),
