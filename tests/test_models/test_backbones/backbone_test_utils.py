@@ -5,12 +5,19 @@ Test files import them with ``from backbone_test_utils import ...``:
 pytest's default ``prepend`` import mode puts this folder on ``sys.path``.
 """
 import logging
+import os.path as osp
 from typing import Callable, Dict, List, Sequence
 
 import numpy as np
 import torch
 import torch.nn as nn
+from mmengine.config import Config
 from torch.nn.modules.batchnorm import _BatchNorm
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
+    osp.abspath(__file__)))))
+STM_R50_CONFIG = osp.join(REPO_ROOT, 'configs', '_base_', 'models',
+                          'stm_r50.py')
 
 
 def num_params(model: nn.Module) -> int:
@@ -115,29 +122,20 @@ def warnings_of(records: Sequence[logging.LogRecord]) -> List[str]:
 # a backbone in STM
 # ---------------------------------------------------------------------------
 def stm_config(backbone: dict) -> dict:
-    """An STM config dict with ``backbone`` as both encoders.
+    """The ResNet-50 STM of ``configs/_base_/models/stm_r50.py`` with
+    ``backbone`` as both encoders (no pretrained weights).
 
     The memory encoder gets ``in_channels=5`` (RGB + object + others masks)
     and ``out_indices=(2, )``, the query encoder ``out_indices=(0, 1, 2)``:
     ``backbone`` must give stride-4/8/16 features of 256/512/1024 channels.
-    Keys are 128, values 512 channels; training takes up to 2 objects.
+    Training takes up to 2 objects.
     """
-    return dict(
-        type='STM',
+    model = Config.fromfile(STM_R50_CONFIG).model.to_dict()
+    model.update(
         memory_encoder=dict(backbone, in_channels=5, out_indices=(2, )),
         query_encoder=dict(backbone, out_indices=(0, 1, 2)),
-        memory_key_value=dict(
-            type='KeyValueProjection', in_channels=1024, key_channels=128,
-            value_channels=512),
-        query_key_value=dict(
-            type='KeyValueProjection', in_channels=1024, key_channels=128,
-            value_channels=512),
-        memory_reader=dict(type='SpaceTimeMemoryReader'),
-        decoder=dict(
-            type='STMDecoder', in_channels=1024, skip_channels=(512, 256),
-            channels=256),
-        train_cfg=dict(max_objects=2),
-        test_cfg=dict(mem_every=5, keep_previous=True, pad_divisor=16))
+        train_cfg=dict(max_objects=2))
+    return model
 
 
 def two_object_masks(num_frames: int, size: int) -> torch.Tensor:
