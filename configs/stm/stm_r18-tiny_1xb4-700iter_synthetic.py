@@ -7,7 +7,9 @@ _base_ = [
     '../_base_/default_runtime.py'
 ]
 max_iters = 700
-optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3))
+# 5e-4 rather than 1e-3: with seed 0 the same run reached J&F 0.833 against
+# 0.446 at 1e-3 (README, "The demo")
+optim_wrapper = dict(optimizer=dict(type='Adam', lr=5e-4))
 param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_iters, eta_min=1e-5,
          by_epoch=False, begin=0, end=max_iters)
