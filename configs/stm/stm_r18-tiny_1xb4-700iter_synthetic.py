@@ -1,5 +1,5 @@
 # The demo (`make demo`): a narrow STM trained from scratch on the synthetic
-# videos, 700 iterations of 4 clips at 128x128, about 5.5 minutes on 2 CPU
+# videos, 700 iterations of 4 clips at 128x128, about 5 minutes on 2 CPU
 # cores.
 _base_ = [
     '../_base_/models/stm_r18-tiny.py', '../_base_/datasets/synthetic.py',
