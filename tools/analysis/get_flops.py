@@ -13,6 +13,7 @@ the query encoder and one step on this machine's CPU (wall-clock median of
 as ``tools/test.py`` tunes it: :func:`vosbench.utils.keep_freed_memory`).
 """
 import argparse
+import os
 import os.path as osp
 import sys
 import time
@@ -104,7 +105,6 @@ def main(argv=None):
     height, width = args.shape
     print(f'{args.config} at {height}x{width}, {args.objects} objects')
     if args.latency:
-        import os
         print(f'  latency with {torch.get_num_threads()} torch threads, '
               f'load average {os.getloadavg()[0]:.2f}')
     for key, value in figures.items():

@@ -21,15 +21,14 @@ from vosbench.models.utils import IMAGENET_MEAN, IMAGENET_STD
 __all__ = ['OrigSTM', 'orig_memory_read', 'orig_pad_divide_by']
 
 
-class OrigEncoderM(nn.Module):
-    """Frame conv + mask conv + others conv, summed before bn1; normalises
-    the [0, 1] frame itself."""
+class _OrigEncoder(nn.Module):
+    """What both original encoders have: the frame conv, ``bn1``, the
+    max-pool, ResNet-50 stages 1-3 as ``res2``..``res4`` and the ImageNet
+    normalisation of the [0, 1] frame."""
 
     def __init__(self):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
-        self.conv1_m = nn.Conv2d(1, 64, 7, stride=2, padding=3, bias=False)
-        self.conv1_o = nn.Conv2d(1, 64, 7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
         trunk = ResNet(50, num_stages=3, out_indices=(2, ))
@@ -40,32 +39,29 @@ class OrigEncoderM(nn.Module):
         self.register_buffer('std',
                              torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
 
+    def normalize(self, in_f):
+        return (in_f - self.mean) / self.std
+
+
+class OrigEncoderM(_OrigEncoder):
+    """Frame conv + mask conv + others conv, summed before bn1."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1_m = nn.Conv2d(1, 64, 7, stride=2, padding=3, bias=False)
+        self.conv1_o = nn.Conv2d(1, 64, 7, stride=2, padding=3, bias=False)
+
     def forward(self, in_f, in_m, in_o):
-        f = (in_f - self.mean) / self.std
-        x = self.conv1(f) + self.conv1_m(in_m[:, None]) + \
-            self.conv1_o(in_o[:, None])
+        x = self.conv1(self.normalize(in_f)) + \
+            self.conv1_m(in_m[:, None]) + self.conv1_o(in_o[:, None])
         x = self.maxpool(F.relu(self.bn1(x)))
         return self.res4(self.res3(self.res2(x)))
 
 
-class OrigEncoderQ(nn.Module):
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
-        trunk = ResNet(50, num_stages=3, out_indices=(2, ))
-        self.res2, self.res3, self.res4 = trunk.layer1, trunk.layer2, \
-            trunk.layer3
-        self.register_buffer('mean',
-                             torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
-        self.register_buffer('std',
-                             torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+class OrigEncoderQ(_OrigEncoder):
 
     def forward(self, in_f):
-        f = (in_f - self.mean) / self.std
-        x = self.maxpool(F.relu(self.bn1(self.conv1(f))))
+        x = self.maxpool(F.relu(self.bn1(self.conv1(self.normalize(in_f)))))
         r2 = self.res2(x)
         r3 = self.res3(r2)
         r4 = self.res4(r3)
