@@ -8,18 +8,23 @@ _base_ = [
     '../_base_/schedules/schedule_adam-1e-5_80k.py',
     '../_base_/default_runtime.py'
 ]
-max_iters = 300
+max_iters = 1000
+# Milder per-frame motion than REFERENCE 5's (rotation 20, shear 10) and
+# _base_/datasets/static_pretrain.py: the synthetic videos move little
+# between frames, and on them this pre-training alone reached J&F
+# 0.59 / 0.61 (seeds 0 / 1) against 0.51 / 0.53 with rotation 15,
+# translate 0.1 and TPS 0.3 (README, "Training recipe"). The per-frame
+# shifts stay: without them an image's objects keep their place across the
+# clip and the model learns to copy the previous mask instead of matching.
 static_pipeline = [
     dict(type='StaticToClip', num_frames=3),
     dict(type='ClipSharedAffine', scale_range=(0.9, 1.3), flip_prob=0.5,
          short_side=128),
-    # per-frame shifts too (REFERENCE 5: a random crop per frame): without
-    # them the image's own objects stay put across the clip and the model
-    # learns to copy the previous mask's position instead of matching
-    dict(type='FrameRandomAffine', rotation=15, scale=(0.9, 1.1), shear=5,
-         translate=0.1),
-    dict(type='PasteObjects', max_objects=3),
-    dict(type='FrameThinPlateSpline', prob=0.3),
+    dict(type='FrameRandomAffine', rotation=5, scale=(0.95, 1.05), shear=0,
+         translate=0.05),
+    dict(type='PasteObjects', max_objects=3, max_shift=0.04, rotation=5,
+         frame_scale=(0.95, 1.05)),
+    dict(type='FrameThinPlateSpline', prob=0.1),
     dict(type='ClipRandomCrop', crop_size=(128, 128)),
     dict(type='ClipColorJitter'),
     dict(type='ResampleSmallObjects', min_pixels=50),
@@ -42,4 +47,4 @@ param_scheduler = [
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(
     logger=dict(interval=50),
-    checkpoint=dict(interval=max_iters, max_keep_ckpts=1))
+    checkpoint=dict(interval=100, max_keep_ckpts=1))
