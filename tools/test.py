@@ -122,7 +122,7 @@ def main(argv=None):
         raise SystemExit(f'checkpoint not found: {args.checkpoint}')
     from mmengine.runner import Runner
 
-    from vosbench.engine import setup_cpu_distributed
+    from vosbench.engine import setup_cpu_distributed, shutdown_distributed
     from vosbench.utils import keep_freed_memory, register_all_modules
 
     keep_freed_memory()  # see vosbench/utils/allocator.py
@@ -136,7 +136,9 @@ def main(argv=None):
                              + ', '.join(missing))
     setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
-    return runner.test()
+    metrics = runner.test()
+    shutdown_distributed()
+    return metrics
 
 
 if __name__ == '__main__':

@@ -53,7 +53,7 @@ def main(argv=None):
     args = parse_args(argv)
     from mmengine.runner import Runner
 
-    from vosbench.engine import setup_cpu_distributed
+    from vosbench.engine import setup_cpu_distributed, shutdown_distributed
     from vosbench.utils import keep_freed_memory, register_all_modules
 
     keep_freed_memory()  # see vosbench/utils/allocator.py
@@ -62,6 +62,7 @@ def main(argv=None):
     setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.train()
+    shutdown_distributed()
 
 
 if __name__ == '__main__':

@@ -2,7 +2,7 @@
 from .checkpoint import (RUNNER_CHECKPOINT_GLOBALS, UnsafeCheckpointError,
                          install_safe_checkpoint_loader,
                          load_local_checkpoint)
-from .distributed import setup_cpu_distributed
+from .distributed import setup_cpu_distributed, shutdown_distributed
 from .hooks import *  # noqa: F401,F403
 
 install_safe_checkpoint_loader()
@@ -10,5 +10,5 @@ install_safe_checkpoint_loader()
 __all__ = [
     'RUNNER_CHECKPOINT_GLOBALS', 'UnsafeCheckpointError',
     'install_safe_checkpoint_loader', 'load_local_checkpoint',
-    'setup_cpu_distributed'
+    'setup_cpu_distributed', 'shutdown_distributed'
 ]

@@ -81,3 +81,17 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
             kwargs['timeout'] = datetime.timedelta(seconds=kwargs['timeout'])
         torch_dist.init_process_group(backend='gloo', **kwargs)
     return True
+
+
+def shutdown_distributed() -> None:
+    """Wait for every rank, then destroy the default process group.
+
+    Call it once a distributed run has finished its work. A rank whose
+    interpreter exits with the group still alive can abort at exit
+    ("terminate called without an active exception", seen with gloo on a
+    loaded CPU machine), and the launcher then reports the whole run as
+    failed although every result was written. No-op without a group.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
