@@ -1,24 +1,17 @@
 """Command-line handling of tools/train.py and tools/test.py."""
-import importlib.util
 import os.path as osp
 
 import pytest
+
+from tool_loading import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'stm',
                   'stm_r18-tiny_1xb4-700iter_synthetic.py')
 
 
-def _load_tool(name):
-    spec = importlib.util.spec_from_file_location(
-        f'vosbench_tool_{name}', osp.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-train_tool = _load_tool('train')
-test_tool = _load_tool('test')
+train_tool = load_tool('tools/train.py')
+test_tool = load_tool('tools/test.py')
 
 
 def test_work_dir_precedence(tmp_path):

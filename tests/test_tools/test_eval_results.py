@@ -2,7 +2,6 @@
 status, DAVIS 2016, sparse ground truth, workers; and a smoke run of
 tools/analysis/benchmark_eval.py."""
 import csv
-import importlib.util
 import json
 import math
 import os
@@ -18,19 +17,14 @@ from PIL import Image
 
 from vosbench.utils.mask_io import DAVIS_PALETTE, read_mask, write_mask
 
+from tool_loading import load_tool
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DAVIS_SAMPLE = '/work/shared/data/davis_sample'
 
 
-def _load_tool(path, name):
-    spec = importlib.util.spec_from_file_location(name, osp.join(REPO, path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-eval_tool = _load_tool('tools/eval_results.py', 'vosbench_tool_eval_results')
-bench_tool = _load_tool('tools/analysis/benchmark_eval.py',
+eval_tool = load_tool('tools/eval_results.py', 'vosbench_tool_eval_results')
+bench_tool = load_tool('tools/analysis/benchmark_eval.py',
                         'vosbench_tool_benchmark_eval')
 
 

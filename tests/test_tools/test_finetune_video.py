@@ -1,6 +1,5 @@
 """Per-video fine-tuning: vosbench.apis.finetune and tools/finetune_video.py
 on the tiny model (a few steps, small frames)."""
-import importlib.util
 import os
 import os.path as osp
 
@@ -13,17 +12,11 @@ from vosbench.apis import finetune_on_first_frame, init_model
 from vosbench.apis.finetune import lucid_training_batch
 from vosbench.utils.mask_io import read_mask, write_mask
 
+from tool_loading import load_tool
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY_CFG = osp.join(REPO_ROOT, 'configs/_base_/models/stm_r18-tiny.py')
 H, W = 48, 64
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'finetune_video', osp.join(REPO_ROOT, 'tools/finetune_video.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def first_frame():
@@ -102,7 +95,7 @@ def test_tool_single_video(tiny_ckpt, tmp_path, capsys):
     write_mask(str(tmp_path / 'first.png'), labels)
     out = str(tmp_path / 'out')
     saved = str(tmp_path / 'tuned.pth')
-    tool = load_tool()
+    tool = load_tool('tools/finetune_video.py')
     written = tool.main([TINY_CFG, ckpt, str(tmp_path / 'video'),
                          str(tmp_path / 'first.png'), '--out', out,
                          '--iters', '2', '--batch-size', '1', '--lr', '1e-3',
@@ -127,7 +120,7 @@ def test_tool_batch_mode_resumes(tiny_ckpt, tmp_path, capsys):
         f'data_root={root!r}, split="val", test_mode=True, '
         'pipeline=[dict(type="PackVideoInputs")]))\n')
     out = str(tmp_path / 'out')
-    tool = load_tool()
+    tool = load_tool('tools/finetune_video.py')
     args = [TINY_CFG, ckpt, '--dataset-config', str(data_cfg), '--out', out,
             '--iters', '1', '--batch-size', '1', '--log-interval', '0']
     summary = tool.main(args)

@@ -1,7 +1,6 @@
 """tools/analysis/recipe_demo.py end to end on a tiny synthetic set: the
 three stages train, full starts from the pre-trained checkpoint, finished
 stages are reused, interrupted ones resume and changed ones train again."""
-import importlib.util
 import json
 import os.path as osp
 
@@ -9,15 +8,8 @@ import pytest
 
 from vosbench.datasets.synthetic import generate_synthetic_davis
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tool_loading import load_tool
 
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'recipe_demo', osp.join(REPO_ROOT, 'tools/analysis/recipe_demo.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def read(path):
@@ -37,7 +29,7 @@ def demo_run(tmp_path_factory):
             '--train-videos', '2', '--val-videos', '1', '--static-images',
             '6', '--data-root', data_root, '--work-dir', work_dir,
             '--jobs', '2']
-    tool = load_tool()
+    tool = load_tool('tools/analysis/recipe_demo.py')
     return tool, argv, data_root, work_dir, tool.main(argv)
 
 
@@ -113,6 +105,24 @@ def test_reuse_resume_and_retrain(demo_run, capsys):
 
 
 def test_bad_arguments_exit():
-    tool = load_tool()
+    tool = load_tool('tools/analysis/recipe_demo.py')
     with pytest.raises(SystemExit):
         tool.parse_args(['--main-iters', '0'])
+
+
+def test_failed_stage_exits_naming_it_and_its_log(demo_run, tmp_path):
+    tool, argv, _, _, _ = demo_run
+    work_dir = str(tmp_path / 'failing')
+    # Adam refuses a negative learning rate: both main stages fail
+    with pytest.raises(SystemExit) as exc:
+        tool.main([*argv[:-4], '--work-dir', work_dir, '--jobs', '2',
+                   '--main-lr', '-1'])
+    message = str(exc.value)
+    assert '[seed 0 main only] tools/train.py exited with' in message
+    assert '[seed 0 full] tools/train.py exited with' in message
+    log_file = osp.join(work_dir, 'seed_0', 'main_only.log')
+    assert log_file in message
+    assert 'Invalid learning rate' in read(log_file)
+    # the pre-training finished and is kept for a rerun
+    with open(osp.join(work_dir, 'seed_0', 'pretrain', 'stage.json')) as f:
+        assert json.load(f)['jf'] is not None

@@ -1,7 +1,6 @@
 """End to end: ``tools/test.py CONFIG CKPT --tta`` and ensemble configs
 (``tools/test.py ENSEMBLE_CONFIG none``) on a tiny synthetic DAVIS with the
 tiny STM (random weights)."""
-import importlib.util
 import os
 import os.path as osp
 
@@ -12,6 +11,8 @@ from mmengine.config import Config
 
 from vosbench.registry import MODELS
 from vosbench.utils.mask_io import read_mask
+
+from tool_loading import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BASE = osp.join(REPO, 'configs', '_base_')
@@ -26,15 +27,7 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 
 
-def _load_test_tool():
-    spec = importlib.util.spec_from_file_location(
-        'vosbench_tool_test_tta', osp.join(REPO, 'tools', 'test.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-test_tool = _load_test_tool()
+test_tool = load_tool('tools/test.py', 'vosbench_tool_test_tta')
 
 
 @pytest.fixture(scope='module')

@@ -2,7 +2,6 @@
 (the released layout, made by tests/conftest.py) with the tiny STM: PNGs of
 the valid frames, the submission zip, and scores when the split has ground
 truth."""
-import importlib.util
 import os
 import os.path as osp
 import zipfile
@@ -15,6 +14,8 @@ from mmengine.config import Config
 from vosbench.registry import MODELS
 from vosbench.utils.mask_io import read_mask
 
+from tool_loading import load_tool
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 VALID_NAMES = ['00000', '00005', '00010', '00015']
 
@@ -26,14 +27,6 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def _load_test_tool():
-    spec = importlib.util.spec_from_file_location(
-        'vosbench_tool_test_ytvos', osp.join(REPO, 'tools', 'test.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
@@ -74,7 +67,7 @@ def test_test_tool_writes_the_submission(tmp_path, tiny_checkpoint,
     data_root = ytvos_gt_root if with_gt else ytvos_root
     config = write_config(str(tmp_path), data_root, f'ytvos_{with_gt}')
     out = tmp_path / 'out'
-    metrics = _load_test_tool().main([
+    metrics = load_tool('tools/test.py', 'vosbench_tool_test_ytvos').main([
         config, tiny_checkpoint, '--out', str(out), '--work-dir',
         str(tmp_path / 'work')
     ])

@@ -1,11 +1,12 @@
 """Parameter and MAC counting, and the get_flops tool."""
-import importlib.util
 import os.path as osp
 
 import torch
 from torch import nn
 
 from vosbench.utils.complexity import count_macs, count_parameters
+
+from tool_loading import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -25,10 +26,7 @@ def test_counts_conv_and_linear_macs():
 
 
 def test_get_flops_on_the_r50_config_matches_the_reference():
-    spec = importlib.util.spec_from_file_location(
-        'get_flops', osp.join(REPO, 'tools', 'analysis', 'get_flops.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('tools/analysis/get_flops.py')
     figures = tool.measure(
         osp.join(REPO, 'configs', 'stm', 'stm_r50_4xb4-80k_davis17.py'),
         shape=(64, 64), objects=1)
