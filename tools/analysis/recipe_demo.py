@@ -208,7 +208,7 @@ def train_stage(name: str, seed: int, config: str, iters: int,
     start = time.perf_counter()
     env = dict(os.environ, OMP_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads))
-    with open(log_file, 'a') as out:
+    with open(log_file, 'a' if resumed else 'w') as out:
         out.write(' '.join(cmd) + '\n')
         out.flush()
         proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=out,
@@ -263,10 +263,20 @@ def run_seed_chains(args, data_root: str, work_dir: str) -> Dict[int, dict]:
     # the long chains first, so that the pool ends about together
     chains = [(pretrain_then_full, seed) for seed in args.seeds]
     chains += [(main_only, seed) for seed in args.seeds]
+    errors = []
+
+    def run_chain(fn, seed):
+        try:
+            fn(seed)
+        except Exception as exc:  # reported now, raised when all are done
+            log(f'[seed {seed}] failed: {exc}')
+            errors.append(str(exc))
+
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [pool.submit(fn, seed) for fn, seed in chains]
-        for future in futures:
-            future.result()
+        for fn, seed in chains:
+            pool.submit(run_chain, fn, seed)
+    if errors:
+        raise SystemExit('recipe demo failed:\n' + '\n'.join(errors))
     return results
 
 
