@@ -103,18 +103,20 @@ def ensure_data(data_root: str, train_videos: int, val_videos: int,
                 static_images: int) -> None:
     """Generate (or complete) the synthetic videos and still images.
 
-    Frame count and size are taken from an existing data root's
-    ``synthetic_config.json`` (defaults otherwise); complete videos are not
-    rewritten, and the still images only when their number differs.
+    Frame count, size and seed are taken from an existing data root's
+    ``synthetic_config.json`` (the generators' defaults otherwise); complete
+    videos are not rewritten, and the still images only when their number
+    differs.
     """
     from vosbench.datasets.synthetic import (generate_synthetic_davis,
                                              generate_synthetic_static)
-    settings = dict(num_frames=30, height=128, width=224, seed=0)
+    settings = {}
     meta = osp.join(data_root, 'synthetic_config.json')
     if osp.isfile(meta):
         with open(meta) as f:
             info = json.load(f)
-        settings.update({k: info[k] for k in settings if k in info})
+        settings = {k: info[k] for k in ('num_frames', 'height', 'width',
+                                         'seed') if k in info}
     log(f'synthetic data in {data_root}: {train_videos} train / '
         f'{val_videos} val videos, {static_images} still images')
     generate_synthetic_davis(data_root, num_train=train_videos,
@@ -125,10 +127,9 @@ def ensure_data(data_root: str, train_videos: int, val_videos: int,
         with open(ann_file) as f:
             if len(json.load(f)['images']) == static_images:
                 return
+    settings.pop('num_frames', None)
     generate_synthetic_static(static, num_images=static_images,
-                              height=settings['height'],
-                              width=settings['width'], seed=settings['seed'],
-                              progress=False)
+                              progress=False, **settings)
 
 
 def read_metric(work_dir: str) -> Optional[float]:
@@ -240,18 +241,19 @@ def run_seed_chains(args, data_root: str, work_dir: str) -> Dict[int, dict]:
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     results: Dict[int, dict] = {seed: {} for seed in args.seeds}
 
+    def stage_dir(seed, name):
+        return osp.join(work_dir, f'seed_{seed}', name)
+
     def stage(seed, name, iters, options, load_from=None):
         results[seed][name] = train_stage(
-            name, seed, CONFIGS[name], iters,
-            osp.join(work_dir, f'seed_{seed}', name), options, threads,
-            args.restart, load_from)
+            name, seed, CONFIGS[name], iters, stage_dir(seed, name), options,
+            threads, args.restart, load_from)
 
     def pretrain_then_full(seed):
         stage(seed, 'pretrain', args.pretrain_iters,
               [f'train_dataloader.dataset.data_root={data_root}/static',
                *val])
-        ckpt = last_checkpoint(osp.join(work_dir, f'seed_{seed}',
-                                        'pretrain'))
+        ckpt = last_checkpoint(stage_dir(seed, 'pretrain'))
         if ckpt is None:
             raise RuntimeError(f'[seed {seed}] the pre-training left no '
                                'checkpoint')
