@@ -141,16 +141,15 @@ def test_segment_folder_writes_palette_pngs(tiny_model, tmp_path):
 
 def test_segment_folder_maps_object_ids(tiny_model, tmp_path, monkeypatch):
     """Predicted channels map back to the first mask's ids (3 and 7)."""
-    from vosbench.models.vos import soft_aggregate
-
-    def fake_segment_frame(frames, memory_key, memory_value, valid=None):
-        h, w = frames.shape[-2:]
+    def fake_decode_objects(memory_key, memory_value, query_key,
+                            query_value, skips):
+        h, w = (16 * d for d in query_key.shape[-2:])
         probs = torch.zeros(1, 2, h, w)
         probs[:, 0, :h // 2] = 0.9
         probs[:, 1, h // 2:] = 0.9
-        return soft_aggregate(probs)
+        return probs
 
-    monkeypatch.setattr(tiny_model, 'segment_frame', fake_segment_frame)
+    monkeypatch.setattr(tiny_model, 'decode_objects', fake_decode_objects)
     write_video(str(tmp_path / 'frames'), num_frames=2, height=32, width=32)
     written = segment_folder(tiny_model, str(tmp_path / 'frames'),
                              first_mask(32, 32), str(tmp_path / 'out'))

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from mmengine.dataset import DefaultSampler
 
+from vosbench.datasets.frame_sources import ImageFrames
 from vosbench.engine.hooks import PredictionWriterHook, VOSVisualizationHook
 from vosbench.registry import HOOKS
 from vosbench.utils.mask_io import DAVIS_PALETTE, read_mask
@@ -35,6 +36,7 @@ def fake_result(seq_name, num_frames=3, height=32, width=32, frame_dir=None):
             cv2.imwrite(path, np.full((height, width, 3), 128, np.uint8))
             paths.append(path)
         result['frame_paths'] = paths
+        result['frames'] = ImageFrames(paths)
     return result
 
 

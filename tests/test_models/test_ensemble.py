@@ -10,7 +10,8 @@ from vos_test_utils import REPO, TINY_CFG, build_tiny, make_video, run_probs
 
 import vosbench.models  # noqa: F401  (registers the modules)
 from vosbench.models.tta import VOSTTAModel
-from vosbench.models.vos import AveragingStream, VideoStream, VOSEnsemble
+from vosbench.inference import AveragingStream, VideoStream
+from vosbench.models.vos import VOSEnsemble
 from vosbench.registry import MODELS
 
 EXAMPLE = osp.join(REPO, 'configs/ensemble/'

@@ -17,11 +17,10 @@ import vosbench.models  # noqa: F401  (registers the modules)
 from vosbench.models.data_preprocessors import VOSDataPreprocessor
 from vosbench.models.decoders import ResidualBlock, STMDecoder
 from vosbench.models.losses import VOSCrossEntropyLoss
-from vosbench.models.memory import (KeyValueProjection, MemoryBank,
-                                    SpaceTimeMemoryReader)
-from vosbench.models.vos import (VideoStream, aggregated_probs,
-                                 labels_to_onehot, pad_to_multiple,
-                                 soft_aggregate)
+from vosbench.inference import (MemoryBank, VideoStream, labels_to_onehot,
+                                pad_to_multiple)
+from vosbench.models.memory import KeyValueProjection, SpaceTimeMemoryReader
+from vosbench.models.vos import aggregated_probs, soft_aggregate
 from vosbench.registry import (BACKBONES, DECODERS, MEMORY_READERS,
                                MODELS)
 
@@ -306,9 +305,10 @@ class Spy:
     """Records what the STM's building blocks receive during inference.
 
     ``encode_memory`` calls are recorded with the (cropped) frame, the
-    (cropped) probabilities and the key it produced; ``segment_frame`` calls
-    with the frames held in memory (identified by matching keys) and the
-    logits it returned.
+    (cropped) probabilities and the key it produced; each segmented frame
+    (``encode_query``, ``decode_objects`` then ``aggregate``) with the
+    frame, the frames held in memory (identified by matching keys) and the
+    aggregated logits.
     """
 
     def __init__(self, model, monkeypatch, frames, padding):
@@ -318,26 +318,39 @@ class Spy:
         self.height, self.width = frames[0].shape[-2:]
         self.memory_calls = []
         self.segment_calls = []
+        self._query = None
+        self._memory = None
         encode_memory = model.encode_memory
-        segment_frame = model.segment_frame
+        encode_query = model.encode_query
+        decode_objects = model.decode_objects
+        aggregate = model.aggregate
 
-        def spy_encode_memory(frames_, probs, valid=None):
-            key, value = encode_memory(frames_, probs, valid)
+        def spy_encode_memory(frames_, probs, valid=None, other_probs=None):
+            key, value = encode_memory(frames_, probs, valid, other_probs)
             self.memory_calls.append(dict(
                 frames=frames_.clone(), probs=probs.clone(),
                 frame=self.identify(frames_), key=key.clone()))
             return key, value
 
-        def spy_segment_frame(frames_, memory_key, memory_value, valid=None):
-            logits = segment_frame(frames_, memory_key, memory_value, valid)
+        def spy_encode_query(frames_):
+            self._query = frames_.clone()
+            return encode_query(frames_)
+
+        def spy_decode_objects(memory_key, *args):
+            self._memory = self.memory_frames(memory_key)
+            return decode_objects(memory_key, *args)
+
+        def spy_aggregate(object_probs, valid=None):
+            logits = aggregate(object_probs, valid)
             self.segment_calls.append(dict(
-                frame=self.identify(frames_),
-                memory=self.memory_frames(memory_key),
-                logits=logits.clone(), frames=frames_.clone()))
+                frame=self.identify(self._query), memory=self._memory,
+                logits=logits.clone(), frames=self._query))
             return logits
 
         monkeypatch.setattr(model, 'encode_memory', spy_encode_memory)
-        monkeypatch.setattr(model, 'segment_frame', spy_segment_frame)
+        monkeypatch.setattr(model, 'encode_query', spy_encode_query)
+        monkeypatch.setattr(model, 'decode_objects', spy_decode_objects)
+        monkeypatch.setattr(model, 'aggregate', spy_aggregate)
 
     def crop(self, x):
         return x[..., self.top:self.top + self.height,
@@ -529,16 +542,17 @@ def test_segment_video_maps_back_object_ids(tiny_stm, monkeypatch):
     first[0, :] = 255
     calls = []
 
-    def fake_segment_frame(frames_, memory_key, memory_value, valid=None):
+    def fake_decode_objects(memory_key, memory_value, query_key,
+                            query_value, skips):
         # object channel 1 on the left half, channel 2 on the right half
         calls.append(memory_key.shape[0])
-        h, w = frames_.shape[-2:]
+        h, w = (16 * d for d in query_key.shape[-2:])
         probs = torch.zeros(1, 2, h, w)
         probs[:, 0, :, :w // 2] = 0.9
         probs[:, 1, :, w // 2:] = 0.9
-        return soft_aggregate(probs)
+        return probs
 
-    monkeypatch.setattr(tiny_stm, 'segment_frame', fake_segment_frame)
+    monkeypatch.setattr(tiny_stm, 'decode_objects', fake_decode_objects)
     out = list(tiny_stm.segment_video(iter(frames), first))
     assert len(out) == 4
     assert all(o.dtype == np.uint8 and o.shape == (height, width)

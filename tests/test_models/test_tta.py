@@ -14,8 +14,8 @@ import vosbench.models  # noqa: F401  (registers the modules)
 from vosbench.models.tta import (DEFAULT_TTA_VIEWS, ComposedView,
                                  HorizontalFlipView, IdentityView, ScaleView,
                                  VOSTTAModel, build_views, default_tta_model)
-from vosbench.models.vos import (AveragingStream, StreamingSegmenterMixin,
-                                 VideoStream)
+from vosbench.inference import (AveragingStream, StreamingSegmenterMixin,
+                                VideoStream)
 from vosbench.registry import MODELS, TTA
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
@@ -182,11 +182,21 @@ class FlipSymmetrizedSTM(StreamingSegmenterMixin, nn.Module):
                                               object_probs.flip(-1))
         return (key + fkey.flip(-1)) / 2, (value + fvalue.flip(-1)) / 2
 
-    def segment_frame(self, frames, memory_key, memory_value, valid=None):
-        logits = self.stm.segment_frame(frames, memory_key, memory_value)
-        flipped = self.stm.segment_frame(
-            frames.flip(-1), memory_key.flip(-1), memory_value.flip(-1))
-        return (logits + flipped.flip(-1)) / 2
+    def encode_query(self, frames):
+        # the query is encoded inside decode_objects, with and without flip
+        return frames, None, []
+
+    def decode_objects(self, memory_key, memory_value, frames, query_value,
+                       skips):
+        probs = self.stm.decode_objects(memory_key, memory_value,
+                                        *self.stm.encode_query(frames))
+        flipped = self.stm.decode_objects(
+            memory_key.flip(-1), memory_value.flip(-1),
+            *self.stm.encode_query(frames.flip(-1)))
+        return (probs + flipped.flip(-1)) / 2
+
+    def aggregate(self, object_probs, valid=None):
+        return self.stm.aggregate(object_probs, valid)
 
     def probs_from_logits(self, logits, total_channels=None):
         return self.stm.probs_from_logits(logits, total_channels)
@@ -412,9 +422,12 @@ def test_test_step_predicts_data_samples(tiny_stm, tmp_path):
         paths.append(str(tmp_path / f'{t:05d}.png'))
         cv2.imwrite(paths[-1], cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     write_mask(str(tmp_path / 'first.png'), first)
-    sample = dict(seq_name='v', frame_names=[f'{t:05d}' for t in range(4)],
-                  frame_paths=paths, first_mask_path=str(tmp_path /
-                                                         'first.png'))
+    from vosbench.datasets.transforms import PackVideoInputs
+    sample = PackVideoInputs()(dict(
+        seq_name='v', frame_names=[f'{t:05d}' for t in range(4)],
+        frame_paths=paths,
+        mask_paths=[str(tmp_path / 'first.png')] + [None] * 3)
+    )['data_samples']
     model = VOSTTAModel(tiny_stm, views=dict(type='FlipViews'))
     results = model.test_step(dict(inputs=[None], data_samples=[sample]))
     assert len(results) == 1

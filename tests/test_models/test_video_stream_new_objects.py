@@ -10,13 +10,19 @@ import torch
 from mmengine.config import Config
 
 import vosbench.models  # noqa: F401  (registers the modules)
-from vosbench.models.vos import (MemoryGroup, aggregated_probs,
-                                 soft_aggregate)
+from vosbench.inference import MemoryGroup
+from vosbench.models.vos import aggregated_probs, soft_aggregate
+from vosbench.datasets.transforms import PackVideoInputs
 from vosbench.registry import MODELS
 from vosbench.utils.mask_io import write_mask
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY_CFG = osp.join(REPO_ROOT, 'configs/_base_/models/stm_r18-tiny.py')
+
+
+def pack_video(**fields):
+    """A test data sample, packed by the test pipeline."""
+    return PackVideoInputs()(fields)['data_samples']
 
 
 @pytest.fixture(autouse=True)
@@ -272,8 +278,8 @@ def test_predict_with_given_masks_and_output_frames(tiny_stm, tmp_path):
     given_paths = [None] * 11
     given_paths[1], given_paths[5] = str(tmp_path / 'g1.png'), \
         str(tmp_path / 'g5.png')
-    sample = dict(seq_name='v', frame_names=names, frame_paths=paths,
-                  first_mask_path=None, given_mask_paths=given_paths)
+    sample = pack_video(seq_name='v', frame_names=names, frame_paths=paths,
+                        mask_paths=given_paths, given_mask_paths=given_paths)
     full = tiny_stm.predict(None, [sample])[0]
     assert full['pred_labels'].shape == (11, 20, 24)
     assert full['pred_frame_names'] == names
@@ -299,11 +305,13 @@ def test_predict_davis_sample_without_given_paths(tiny_stm, tmp_path):
     paths = _write_video(str(tmp_path), frames)
     first = box_labels(16, 16, {1: (2, 2, 6, 6)})
     write_mask(str(tmp_path / 'first.png'), first)
-    sample = dict(seq_name='d', frame_names=[f'{t:05d}' for t in range(4)],
-                  frame_paths=paths, first_mask_path=str(tmp_path /
-                                                         'first.png'))
+    davis = dict(seq_name='d', frame_names=[f'{t:05d}' for t in range(4)],
+                 frame_paths=paths,
+                 mask_paths=[str(tmp_path / 'first.png')] + [None] * 3)
+    sample = pack_video(**davis)
+    assert sample['given_masks'].indices == [0]
     old = tiny_stm.predict(None, [sample])[0]
-    new = tiny_stm.predict(None, [dict(
-        sample, given_mask_paths=[sample['first_mask_path']] + [None] * 3)])[0]
+    new = tiny_stm.predict(None, [pack_video(
+        **davis, given_mask_paths=[sample['first_mask_path']] + [None] * 3)])[0]
     np.testing.assert_array_equal(old['pred_labels'], new['pred_labels'])
     np.testing.assert_array_equal(old['pred_labels'][0], first)

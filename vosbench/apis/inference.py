@@ -8,7 +8,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner.checkpoint import load_checkpoint
 
-from vosbench.utils.image_io import read_frame
+from vosbench.datasets.frame_sources import ImageFrames
 from vosbench.utils.mask_io import read_mask, write_mask
 
 FRAME_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp')
@@ -29,7 +29,10 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
         nn.Module: The model in eval mode, with its config as ``model.cfg``.
     """
     import vosbench.models  # noqa: F401  (registers the modules)
+    from vosbench.engine import install_safe_checkpoint_loader
     from vosbench.registry import MODELS
+
+    install_safe_checkpoint_loader()
 
     if isinstance(config, str):
         config = Config.fromfile(config)
@@ -74,19 +77,12 @@ def iter_segment_folder(model, frame_dir: str, first_mask: Union[str,
     paths = list_frames(frame_dir)
     labels0 = read_mask(first_mask) if isinstance(first_mask, str) \
         else np.asarray(first_mask, dtype=np.uint8)
-
-    def frames():
-        for path in paths:
-            frame = read_frame(path)
-            if frame.shape[:2] != labels0.shape:
-                raise ValueError(f'{path}: frame size {frame.shape[:2]} '
-                                 f'differs from the first mask '
-                                 f'{labels0.shape}')
-            yield frame
-
+    frames = ImageFrames(paths, size=labels0.shape,
+                         size_reference=first_mask if isinstance(
+                             first_mask, str) else 'the first mask')
     names = [osp.splitext(osp.basename(p))[0] for p in paths]
     with torch.no_grad():
-        for name, labels in zip(names, model.segment_video(frames(),
+        for name, labels in zip(names, model.segment_video(frames,
                                                            labels0)):
             yield name, labels
 

@@ -5,8 +5,6 @@ from .checkpoint import (RUNNER_CHECKPOINT_GLOBALS, UnsafeCheckpointError,
 from .distributed import setup_cpu_distributed, shutdown_distributed
 from .hooks import *  # noqa: F401,F403
 
-install_safe_checkpoint_loader()
-
 __all__ = [
     'RUNNER_CHECKPOINT_GLOBALS', 'UnsafeCheckpointError',
     'install_safe_checkpoint_loader', 'load_local_checkpoint',

@@ -1,5 +1,4 @@
 """Models: backbones, memory, decoders and composed VOS models."""
-from vosbench.engine.checkpoint import install_safe_checkpoint_loader
 from .backbones import *  # noqa: F401,F403
 from .data_preprocessors import *  # noqa: F401,F403
 from .decoders import *  # noqa: F401,F403
@@ -7,5 +6,3 @@ from .losses import *  # noqa: F401,F403
 from .memory import *  # noqa: F401,F403
 from .tta import *  # noqa: F401,F403
 from .vos import *  # noqa: F401,F403
-
-install_safe_checkpoint_loader()

@@ -10,7 +10,8 @@ def register_all_modules(init_default_scope: bool = True) -> None:
 
     Also installs the checkpoint loader that keeps ``weights_only=True``
     working with mmengine on current torch
-    (:mod:`vosbench.engine.checkpoint`).
+    (:func:`vosbench.engine.install_safe_checkpoint_loader`); importing
+    vosbench itself changes nothing in mmengine.
 
     Args:
         init_default_scope (bool): Make ``vosbench`` the current default
@@ -22,6 +23,8 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     import vosbench.evaluation.metrics  # noqa: F401,F811
     import vosbench.models  # noqa: F401,F811
     import vosbench.visualization  # noqa: F401,F811
+    from vosbench.engine import install_safe_checkpoint_loader
+    install_safe_checkpoint_loader()
 
     if not init_default_scope:
         return

@@ -4,6 +4,7 @@ import torch
 from mmcv.transforms import BaseTransform
 
 from vosbench.registry import TRANSFORMS
+from ..frame_sources import GivenMasks, ImageFrames
 
 
 @TRANSFORMS.register_module()
@@ -29,9 +30,12 @@ class PackClipInputs(BaseTransform):
 
 @TRANSFORMS.register_module()
 class PackVideoInputs(BaseTransform):
-    """Pack a whole test video as file paths (the model streams frames).
+    """Pack a whole test video as lazy sources (the model streams frames).
 
-    ``data_samples``: ``seq_name``, ``frame_names``, ``frame_paths``,
+    ``data_samples``: ``frames`` (an :class:`ImageFrames`: frame ``i`` is
+    decoded on access and must have the size of the first given mask),
+    ``given_masks`` (a :class:`GivenMasks` over ``given_mask_paths``),
+    ``seq_name``, ``frame_names``, ``frame_paths``,
     ``first_mask_path`` (the annotation of frame 0, None if it has none),
     ``gt_mask_paths`` (None where a frame has no annotation) and
     ``given_mask_paths``: per frame, the mask that gives the objects first
@@ -50,7 +54,13 @@ class PackVideoInputs(BaseTransform):
         given = results.get('given_mask_paths')
         if given is None:
             given = [mask_paths[0]] + [None] * (len(mask_paths) - 1)
+        given_masks = GivenMasks(given)
+        frames = ImageFrames(results['frame_paths'],
+                             size=given_masks.size(),
+                             size_reference=given_masks.first_path)
         data_sample = dict(
+            frames=frames,
+            given_masks=given_masks,
             seq_name=results['seq_name'],
             frame_names=list(results['frame_names']),
             frame_paths=list(results['frame_paths']),

@@ -8,7 +8,6 @@ from mmengine.hooks import Hook
 
 from vosbench.registry import HOOKS
 from .prediction_writer_hook import drop_sampler_padding
-from vosbench.utils.image_io import read_frame
 from vosbench.visualization.overlay import overlay_masks
 
 
@@ -38,7 +37,7 @@ class VOSVisualizationHook(Hook):
             for i, t in enumerate(indices):
                 if t % self.interval:
                     continue
-                frame = read_frame(result['frame_paths'][t])
+                frame = result['frames'][t]  # decoded on access
                 image = overlay_masks(frame, result['pred_labels'][i])
                 cv2.imwrite(
                     osp.join(seq_dir, f'{result["frame_names"][t]}.jpg'),

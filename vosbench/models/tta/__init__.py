@@ -2,13 +2,12 @@
 and the model that averages them (``VOSTTAModel`` in ``MODELS``)."""
 from .views import (DEFAULT_TTA_VIEWS, BaseView, BaseViewSet, ComposedView,
                     FlipViews, HorizontalFlipView, IdentityView,
-                    MultiScaleViews, ScaleView, ViewProduct, build_views,
-                    frame_to_tensor)
+                    MultiScaleViews, ScaleView, ViewProduct, build_views)
 from .vos_tta_model import VOSTTAModel, default_tta_model
 
 __all__ = [
     'DEFAULT_TTA_VIEWS', 'BaseView', 'BaseViewSet', 'ComposedView',
     'FlipViews', 'HorizontalFlipView', 'IdentityView', 'MultiScaleViews',
     'ScaleView', 'ViewProduct', 'VOSTTAModel', 'build_views',
-    'default_tta_model', 'frame_to_tensor'
+    'default_tta_model'
 ]

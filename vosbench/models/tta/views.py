@@ -2,10 +2,10 @@
 
 A *view* maps a video into its own geometry (flipped, rescaled, or both)
 and maps probabilities back. Each view of a video is segmented by its own
-:class:`~vosbench.models.vos.VideoStream`, which pads the view's frames to a
+:class:`~vosbench.inference.VideoStream`, which pads the view's frames to a
 multiple of 16 itself; the views' probabilities are mapped back to the
 original frame and averaged (see
-:class:`~vosbench.models.vos.AveragingStream`).
+:class:`~vosbench.inference.AveragingStream`).
 
 Views are registered in the ``TTA`` registry and built from config dicts:
 
@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from vosbench.registry import TTA
+from vosbench.utils.frame_tensor import frames_to_tensor
 
 Size = Tuple[int, int]
 
@@ -45,15 +46,6 @@ DEFAULT_TTA_VIEWS = dict(
     type='ViewProduct',
     factors=[dict(type='FlipViews'),
              dict(type='MultiScaleViews', scales=(0.75, 1.0))])
-
-
-def frame_to_tensor(frame: Union[np.ndarray, Tensor]) -> Tensor:
-    """``(H, W, 3)`` uint8 RGB array -> ``(3, H, W)`` float tensor in
-    [0, 1]; a ``(3, H, W)`` tensor is returned as float."""
-    if isinstance(frame, np.ndarray):
-        return torch.from_numpy(np.ascontiguousarray(frame)).permute(
-            2, 0, 1).float().div_(255)
-    return frame.float()
 
 
 class BaseView:
@@ -72,7 +64,7 @@ class BaseView:
 
     def frame_to_view(self, frame: Union[np.ndarray, Tensor]) -> Tensor:
         """``(3, H, W)`` frame (or ``(H, W, 3)`` uint8) -> ``(3, h, w)``."""
-        return frame_to_tensor(frame)
+        return frames_to_tensor(frame)
 
     def labels_to_view(self, labels: np.ndarray) -> np.ndarray:
         """``(H, W)`` labels -> ``(h, w)`` labels (nearest neighbour)."""
@@ -107,7 +99,7 @@ class HorizontalFlipView(BaseView):
     name = 'flip'
 
     def frame_to_view(self, frame):
-        return frame_to_tensor(frame).flip(-1)
+        return frames_to_tensor(frame).flip(-1)
 
     def labels_to_view(self, labels):
         return np.ascontiguousarray(np.asarray(labels)[..., ::-1])
@@ -154,7 +146,7 @@ class ScaleView(BaseView):
                      for d in size)
 
     def frame_to_view(self, frame):
-        frame = frame_to_tensor(frame)
+        frame = frames_to_tensor(frame)
         return _resize_bilinear(frame, self.view_size(frame.shape[-2:]))
 
     def labels_to_view(self, labels):
@@ -199,7 +191,7 @@ class ComposedView(BaseView):
         return self._sizes(size)[-1]
 
     def frame_to_view(self, frame):
-        frame = frame_to_tensor(frame)
+        frame = frames_to_tensor(frame)
         for view in self.views:
             frame = view.frame_to_view(frame)
         return frame

@@ -6,8 +6,9 @@ import torch
 from mmengine.model import BaseTTAModel
 from torch import Tensor, nn
 
-from vosbench.models.vos.ensemble import AveragingStream, merge_probabilities
-from vosbench.models.vos.stm import StreamingSegmenterMixin
+from vosbench.inference.averaging_stream import (AveragingStream,
+                                                 merge_probabilities)
+from vosbench.inference.video_segmenter import StreamingSegmenterMixin
 from vosbench.registry import MODELS
 from .views import DEFAULT_TTA_VIEWS, build_views
 
@@ -36,7 +37,7 @@ class VOSTTAModel(StreamingSegmenterMixin, BaseTTAModel):
     data samples merged afterwards, because the merged probabilities of a
     frame are memorised for the next ones; so the views live here (the
     ``views`` argument) and the data pipeline is the plain test pipeline
-    (``PackVideoInputs``: frame paths, streamed by the model). Therefore
+    (``PackVideoInputs``: lazy frame sources, streamed by the model). Therefore
     :meth:`test_step` is overridden: it preprocesses the batch with the
     module's data preprocessor and segments each video with all views.
     The model only predicts and starts in eval mode.

@@ -1,16 +1,15 @@
+from .ensemble import VOSEnsemble
 from .soft_aggregation import aggregated_probs, soft_aggregate
 from .stm import STM
-from .video_stream import VideoStream, labels_to_onehot, pad_to_multiple
-from .video_stream import MemoryGroup
 
-__all__ = [
-    'STM', 'VideoStream', 'aggregated_probs', 'labels_to_onehot',
-    'pad_to_multiple', 'soft_aggregate'
-]
-__all__ += ['MemoryGroup']
-from .ensemble import AveragingStream, VOSEnsemble, merge_probabilities
-from .stm import StreamingSegmenterMixin
-from .video_stream import merge_new_objects
+__all__ = ['STM', 'VOSEnsemble', 'aggregated_probs', 'soft_aggregate']
 
-__all__ += ['AveragingStream', 'VOSEnsemble', 'merge_probabilities',
-            'StreamingSegmenterMixin', 'merge_new_objects']
+#: Moved to vosbench.inference (old paths still resolve, with a warning).
+_MOVED = ('AveragingStream', 'MemoryGroup', 'StreamingSegmenterMixin',
+          'VideoStream', 'labels_to_onehot', 'merge_new_objects',
+          'merge_probabilities', 'pad_to_multiple')
+
+
+def __getattr__(name):
+    from .._moved import moved_attribute
+    return moved_attribute(__name__, name, _MOVED)

@@ -1,170 +1,19 @@
 """Space-Time Memory network (Oh et al., ICCV 2019)."""
-from typing import (Dict, List, Mapping, Optional, Sequence, Tuple,
-                    Union)
+from typing import Dict, List, Optional, Sequence, Tuple
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from mmengine.model import BaseModel
 from torch import Tensor
 
 from vosbench.registry import (BACKBONES, DECODERS, MEMORY_READERS,
                                MODELS)
-from vosbench.utils.image_io import read_frame
-from vosbench.utils.mask_io import read_mask
 from .soft_aggregation import aggregated_probs, soft_aggregate
-from .video_stream import VideoStream
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-#: Given masks: ``{frame index: (H, W) labels}`` or one entry per frame
-#: (None where no mask is given).
-GivenLabels = Union[Mapping[int, np.ndarray],
-                    Sequence[Optional[np.ndarray]]]
-
-
-class StreamingSegmenterMixin:
-    """Whole-video inference for any model that opens video streams.
-
-    A class using it provides ``new_stream(object_ids) -> stream``, where
-    the stream has the :class:`VideoStream` API (``start``, ``segment``,
-    ``memorize``, ``add_objects``, ``object_ids``, ``num_objects``). It gets
-    :meth:`segment_video` (frames and given masks -> labels per frame) and
-    :meth:`predict` (mmengine data samples with frame and mask paths ->
-    predicted labels) from here, so that :class:`STM`, test-time
-    augmentation (:class:`vosbench.models.tta.VOSTTAModel`) and ensembles
-    (:class:`vosbench.models.vos.VOSEnsemble`) read data samples and given
-    masks the same way.
-    """
-
-    @torch.no_grad()
-    def segment_video(self, frames,
-                      first_labels: Optional[np.ndarray] = None,
-                      object_ids: Optional[Sequence[int]] = None,
-                      given_labels: Optional[GivenLabels] = None):
-        """Segment a video given the masks of its objects.
-
-        DAVIS: every object is given in frame 0 (``first_labels``).
-        YouTube-VOS: an object is given by the mask of the frame it first
-        appears in (``given_labels``); it is added to the stream there (see
-        :meth:`VideoStream.add_objects`) and predicted from the next frame
-        on. Frames before the first given object are all background.
-
-        Args:
-            frames (Iterable): ``(H, W, 3)`` uint8 RGB frames, frame 0 first
-                (consumed lazily).
-            first_labels (np.ndarray, optional): ``(H, W)`` labels of
-                frame 0; short for ``given_labels={0: first_labels}``.
-            object_ids (Sequence[int], optional): Objects to track. Each
-                starts at the first given mask that contains it (one
-                contained in none starts, empty, at the first given mask).
-                Defaults to every label of the given masks except 0 and
-                255, each from the first given mask that contains it; a
-                label of a later given mask that is already tracked is not
-                re-initialised.
-            given_labels (Mapping[int, np.ndarray] | Sequence, optional):
-                ``(H, W)`` labels by frame index, or a per-frame sequence
-                with None where no mask is given.
-
-        Yields:
-            np.ndarray: ``(H, W)`` uint8 labels of every frame; at a frame
-            with given objects these take their given masks (void is
-            background).
-        """
-        given = _given_label_dict(first_labels, given_labels)
-        start_frames = _object_start_frames(given, object_ids)
-        shape = given[min(given)].shape
-        stream = None
-        lut = np.zeros(1, dtype=np.uint8)
-        for t, frame in enumerate(frames):
-            new_ids = [i for i, start in start_frames.items() if start == t]
-            if stream is None:
-                if not new_ids:
-                    yield np.zeros(shape, dtype=np.uint8)
-                    continue
-                stream = self.new_stream(new_ids)
-                probs = stream.start(frame, given[t])
-            else:
-                probs = stream.segment(frame)
-                stream.memorize(probs)
-                if new_ids:
-                    probs = stream.add_objects(given[t], new_ids)
-            if len(lut) != stream.num_objects + 1:
-                lut = np.array([0] + stream.object_ids, dtype=np.uint8)
-            yield lut[probs.argmax(0).cpu().numpy()]
-
-    def predict(self, inputs, data_samples: List[dict]) -> List[dict]:
-        """Segment whole videos, streaming their frames from disk.
-
-        Args:
-            inputs: Unused (frames are read lazily from
-                ``data_samples[i]['frame_paths']``).
-            data_samples (list[dict]): ``seq_name``, ``frame_paths``,
-                ``frame_names`` and either ``given_mask_paths`` (a mask path
-                or None per frame: the masks of objects first given there)
-                or ``first_mask_path``; optionally ``output_frame_names``
-                (only these frames are kept, e.g. the ``valid`` frames of
-                YouTube-VOS when inferring on all frames) and
-                ``gt_mask_paths``.
-
-        Returns:
-            list[dict]: the data samples with ``pred_labels`` ``(N, H, W)``
-            uint8, ``pred_frame_names`` (N names) and ``pred_frame_indices``
-            (their indices in ``frame_paths``) added; N is the number of
-            output frames, all frames by default.
-        """
-        results = []
-        for sample in data_samples:
-            frame_paths = sample['frame_paths']
-            frame_names = [str(n) for n in sample['frame_names']]
-            given_paths = sample.get('given_mask_paths')
-            if given_paths is None:
-                given_paths = [sample['first_mask_path']]
-            given = {t: read_mask(path) for t, path in enumerate(given_paths)
-                     if path is not None}
-            if not given:
-                raise ValueError(f'video {sample.get("seq_name")!r}: no '
-                                 'given mask (given_mask_paths are all None)')
-            first_given = min(given)
-            shape = given[first_given].shape
-
-            def frames():
-                for path in frame_paths:
-                    frame = read_frame(path)
-                    if frame.shape[:2] != shape:
-                        raise ValueError(
-                            f'{path}: frame size {frame.shape[:2]} differs '
-                            f'from the given mask {shape} '
-                            f'({given_paths[first_given]})')
-                    yield frame
-
-            out_names = sample.get('output_frame_names')
-            out_names = frame_names if out_names is None else [
-                str(n) for n in out_names]
-            index_of = {name: t for t, name in enumerate(frame_names)}
-            missing = [n for n in out_names if n not in index_of]
-            if missing:
-                raise ValueError(
-                    f'video {sample.get("seq_name")!r}: output frames '
-                    f'{missing[:5]} are not among its frames')
-            out_indices = [index_of[n] for n in out_names]
-            slot = {t: i for i, t in enumerate(out_indices)}
-            pred = np.zeros((len(out_indices), *shape), dtype=np.uint8)
-            for t, labels in enumerate(
-                    self.segment_video(frames(), given_labels=given)):
-                if t in slot:
-                    pred[slot[t]] = labels
-            result = dict(sample)
-            result['pred_labels'] = pred
-            result['pred_frame_names'] = out_names
-            result['pred_frame_indices'] = out_indices
-            results.append(result)
-        return results
-
-
 @MODELS.register_module()
-class STM(StreamingSegmenterMixin, BaseModel):
+class STM(BaseModel):
     """Space-Time Memory network.
 
     Frames come in as RGB in [0, 1] and are normalised here (after padding,
@@ -185,10 +34,12 @@ class STM(StreamingSegmenterMixin, BaseModel):
         decoder (dict): DECODERS config.
         loss (dict): Loss on the aggregated logits. Defaults to
             cross-entropy.
-        train_cfg (dict, optional): Unused keys are ignored.
-        test_cfg (dict, optional): ``mem_every`` (5), ``keep_previous``
-            (True), ``max_memory_frames`` (None), ``pad_divisor`` (16),
-            ``aggregation_channels`` (None).
+        train_cfg (dict, optional): ``max_objects`` (the object channels
+            of a training batch; default: the most objects of its clips).
+        test_cfg (dict, optional): The memory protocol of the video
+            streams (:data:`vosbench.inference.STREAM_DEFAULTS`:
+            ``mem_every``, ``keep_previous``, ``max_memory_frames``,
+            ``pad_divisor``, ``aggregation_channels``).
         data_preprocessor (dict, optional): Defaults to
             ``VOSDataPreprocessor``.
     """
@@ -347,6 +198,13 @@ class STM(StreamingSegmenterMixin, BaseModel):
         """
         object_probs = self.decode_objects(memory_key, memory_value,
                                            query_key, query_value, skips)
+        return self.aggregate(object_probs, valid)
+
+    @staticmethod
+    def aggregate(object_probs: Tensor,
+                  valid: Optional[Tensor] = None) -> Tensor:
+        """``(B, K, H, W)`` per-object probabilities -> ``(B, K + 1, H, W)``
+        aggregated logits (see :func:`soft_aggregate`)."""
         return soft_aggregate(object_probs, valid)
 
     def segment_frame(self, frames: Tensor, memory_key: Tensor,
@@ -422,49 +280,34 @@ class STM(StreamingSegmenterMixin, BaseModel):
                   for t, frame_logits in enumerate(logits)]
         return dict(loss_ce=torch.stack(losses).mean())
 
-    def new_stream(self, object_ids: Sequence[int], **overrides
-                   ) -> VideoStream:
-        """A :class:`VideoStream` with this model's ``test_cfg``."""
-        cfg = dict(mem_every=5, keep_previous=True, max_memory_frames=None,
-                   pad_divisor=16, aggregation_channels=None)
-        cfg.update({k: v for k, v in self.test_cfg.items() if k in cfg})
-        cfg.update(overrides)
-        return VideoStream(self, object_ids, **cfg)
+    # ------------------------------------------------------------------
+    # running the network over a video
+    #
+    # Streaming inference is the job of vosbench.inference, which builds on
+    # this network. These three entry points (mmengine's test loop calls
+    # predict; new_stream and segment_video are public API) import it when
+    # they are called, so that importing vosbench.models never loads the
+    # layer above it: these are the only imports from models up to
+    # inference besides the TTA and ensemble wrappers, which are built on
+    # its averaging stream.
+    def new_stream(self, object_ids: Sequence[int], **overrides):
+        """A :class:`vosbench.inference.VideoStream` over this network with
+        the memory protocol of ``test_cfg`` (``overrides`` win)."""
+        from vosbench.inference import VideoStream, stream_options
+        return VideoStream(self, object_ids,
+                           **stream_options(self.test_cfg, overrides))
 
+    def segment_video(self, frames, first_labels=None, object_ids=None,
+                      given_labels=None):
+        """Labels of every frame of a video; see
+        :func:`vosbench.inference.segment_video`."""
+        from vosbench.inference import segment_video
+        return segment_video(self, frames, first_labels, object_ids,
+                             given_labels)
 
-def _given_label_dict(first_labels: Optional[np.ndarray],
-                      given_labels: Optional[GivenLabels]
-                      ) -> Dict[int, np.ndarray]:
-    """``{frame index: (H, W) labels}`` from the two ways of giving masks."""
-    if given_labels is None:
-        given = {}
-    elif isinstance(given_labels, Mapping):
-        given = {int(t): labels for t, labels in given_labels.items()
-                 if labels is not None}
-    else:
-        given = {t: labels for t, labels in enumerate(given_labels)
-                 if labels is not None}
-    if first_labels is not None:
-        if 0 in given:
-            raise ValueError('frame 0 is given twice (first_labels and '
-                             'given_labels)')
-        given[0] = first_labels
-    if not given:
-        raise ValueError('segment_video needs the mask of at least one '
-                         'frame (first_labels or given_labels)')
-    return {t: np.asarray(given[t]) for t in sorted(given)}
-
-
-def _object_start_frames(given: Dict[int, np.ndarray],
-                         object_ids: Optional[Sequence[int]]
-                         ) -> Dict[int, int]:
-    """``{object id: frame it starts at}`` in channel order."""
-    first_seen: Dict[int, int] = {}
-    for t, labels in given.items():
-        for label in np.unique(labels).tolist():
-            if label not in (0, 255):
-                first_seen.setdefault(int(label), t)
-    if object_ids is None:
-        return first_seen
-    first_given = min(given)
-    return {int(i): first_seen.get(int(i), first_given) for i in object_ids}
+    def predict(self, inputs, data_samples: List[dict]) -> List[dict]:
+        """Segment whole test videos (``inputs`` unused: the frames are the
+        data samples' lazy frame sources); see
+        :func:`vosbench.inference.predict_videos`."""
+        from vosbench.inference import predict_videos
+        return predict_videos(self, data_samples)

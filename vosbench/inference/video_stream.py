@@ -6,8 +6,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from vosbench.models.memory import MemoryBank
-from .soft_aggregation import soft_aggregate
+from vosbench.utils.frame_tensor import frames_to_tensor
+from vosbench.utils.labels import object_ids as labels_object_ids
+from .memory_bank import MemoryBank
+from .stream_options import STREAM_DEFAULTS
 
 
 def pad_to_multiple(size: Tuple[int, int], divisor: int) -> Tuple[int, ...]:
@@ -83,7 +85,7 @@ class MemoryGroup:
 class VideoStream:
     """Segments one video frame by frame with a memory network.
 
-    The protocol of STM (REFERENCE 1.2): to segment frame ``t``, frame
+    The protocol of STM (Oh et al., ICCV 2019): to segment frame ``t``, frame
     ``t - 1`` is encoded with its soft probabilities and read together with
     the kept memory frames; after that it is kept if it is a memory frame.
     Frames are passed in one at a time, so the video is never held in
@@ -97,9 +99,9 @@ class VideoStream:
     its objects' foreground probabilities, and the probabilities of all
     objects are soft-aggregated together. The memory encoder sees, for each
     object, its own mask and the other objects' masks of all groups. With a
-    single group (all objects given in frame 0, as DAVIS) a step is exactly
-    one ``encode_memory`` and one ``segment_frame`` call with all objects in
-    one batch.
+    single group (all objects given in frame 0, as DAVIS) a step encodes the
+    previous frame with all objects in one batch, and the result is the
+    same as STM's ``encode_memory`` then ``segment_frame``.
 
     Frame indices count from the frame passed to :meth:`start` (frame 0);
     memory frames are every ``mem_every``-th of them, and a group also keeps
@@ -119,23 +121,29 @@ class VideoStream:
     or, with the same effect, ``probs = stream.step(frame, labels)``.
 
     Args:
-        model: An STM-like model with ``encode_memory``, ``encode_query``,
-            ``decode_objects`` and ``segment_frame``.
+        model: An STM-like network with ``encode_memory``, ``encode_query``,
+            ``decode_objects``, ``aggregate`` and ``probs_from_logits``.
         object_ids (Sequence[int]): Labels of the objects given to
             :meth:`start`, in channel order.
-        mem_every (int): Keep every ``mem_every``-th frame. Defaults to 5.
-        keep_previous (bool): Read the previous frame too. Defaults to True.
+        mem_every (int): Keep every ``mem_every``-th frame.
+        keep_previous (bool): Read the previous frame too.
         max_memory_frames (int, optional): Cap on kept frames (per group).
-        pad_divisor (int): Pad frames to a multiple of this. Defaults to 16.
+        pad_divisor (int): Pad frames to a multiple of this.
         aggregation_channels (int, optional): See
             :func:`vosbench.models.vos.soft_aggregation.aggregated_probs`.
+
+        The defaults are :data:`~vosbench.inference.stream_options.
+        STREAM_DEFAULTS`.
     """
 
-    def __init__(self, model, object_ids: Sequence[int], mem_every: int = 5,
-                 keep_previous: bool = True,
-                 max_memory_frames: Optional[int] = None,
-                 pad_divisor: int = 16,
-                 aggregation_channels: Optional[int] = None):
+    def __init__(self, model, object_ids: Sequence[int],
+                 mem_every: int = STREAM_DEFAULTS['mem_every'],
+                 keep_previous: bool = STREAM_DEFAULTS['keep_previous'],
+                 max_memory_frames: Optional[int] = STREAM_DEFAULTS[
+                     'max_memory_frames'],
+                 pad_divisor: int = STREAM_DEFAULTS['pad_divisor'],
+                 aggregation_channels: Optional[int] = STREAM_DEFAULTS[
+                     'aggregation_channels']):
         if len(object_ids) == 0:
             raise ValueError('a video stream needs at least one object')
         if len(set(object_ids)) != len(object_ids):
@@ -181,10 +189,7 @@ class VideoStream:
     def _prepare_frame(self, frame) -> Tensor:
         """``(H, W, 3)`` uint8 RGB array or ``(3, H, W)`` float tensor in
         [0, 1] -> ``(1, 3, H', W')`` padded tensor on the model's device."""
-        if isinstance(frame, np.ndarray):
-            frame = torch.from_numpy(np.ascontiguousarray(frame)).permute(
-                2, 0, 1).float().div_(255)
-        frame = frame.to(self.device, torch.float32)
+        frame = frames_to_tensor(frame).to(self.device)
         size = tuple(frame.shape[-2:])
         if self.size is None:
             self.size = size
@@ -233,39 +238,24 @@ class VideoStream:
         if self._previous is None:
             raise RuntimeError('call start() with the first frame and mask, '
                                'and memorize() after each segment()')
-        if len(self.groups) == 1:
-            probs = self._segment_one_group(frame)
-        else:
-            probs = self._segment_groups(frame)
+        probs = self._segment_groups(frame)
         self.frame_index += 1
         self._previous = None
         self._current_probs = self._crop(probs[0])
         return self._current_probs
 
-    def _segment_one_group(self, frame) -> Tensor:
-        """All objects in one batch: ``(1, K + 1, H', W')`` padded
-        probabilities."""
-        group = self.groups[0]
-        prev_frame, prev_probs = self._previous
-        key, value = self.model.encode_memory(prev_frame,
-                                              self._pad(prev_probs[None, 1:]))
-        memory_key, memory_value = group.bank.gather(
-            (key, value, self.frame_index))
-        self._current_frame = self._prepare_frame(frame)
-        logits = self.model.segment_frame(self._current_frame, memory_key,
-                                          memory_value)
-        probs = self.model.probs_from_logits(logits,
-                                             self.aggregation_channels)
-        if group.keeps(self.frame_index):
-            group.bank.add(key, value, self.frame_index)
-        return probs
-
     def _segment_groups(self, frame) -> Tensor:
-        """Several groups: one query encoding, a memory read and decoding
-        per group, soft aggregation over all objects."""
+        """One query encoding, then per memory group: encode the previous
+        frame with the group's objects, read the group's memory, decode the
+        group's objects; soft aggregation over all objects.
+
+        Returns:
+            Tensor: ``(1, K + 1, H', W')`` padded probabilities.
+        """
         prev_frame, prev_probs = self._previous
         prev_objects = self._pad(prev_probs[None, 1:])  # (1, K, H', W')
-        total = prev_objects.sum(dim=1, keepdim=True)
+        single = len(self.groups) == 1
+        total = None if single else prev_objects.sum(dim=1, keepdim=True)
         self._current_frame = self._prepare_frame(frame)
         query_key, query_value, skips = self.model.encode_query(
             self._current_frame)
@@ -273,7 +263,9 @@ class VideoStream:
         for group in self.groups:
             last = first + len(group.object_ids)
             own = prev_objects[:, first:last]
-            others = total - own.sum(dim=1, keepdim=True)
+            # the other groups' objects count as "other objects" too
+            others = None if single else total - own.sum(dim=1,
+                                                         keepdim=True)
             key, value = self.model.encode_memory(prev_frame, own,
                                                   other_probs=others)
             memory_key, memory_value = group.bank.gather(
@@ -283,7 +275,7 @@ class VideoStream:
             if group.keeps(self.frame_index):
                 group.bank.add(key, value, self.frame_index)
             first = last
-        logits = soft_aggregate(torch.cat(object_probs, dim=1))
+        logits = self.model.aggregate(torch.cat(object_probs, dim=1))
         return self.model.probs_from_logits(logits,
                                             self.aggregation_channels)
 
@@ -332,8 +324,7 @@ class VideoStream:
                              f'{labels.shape}, the frame {self.size}')
         tracked = set(self.object_ids)
         if object_ids is None:
-            object_ids = [int(i) for i in np.unique(labels)
-                          if i not in (0, 255) and int(i) not in tracked]
+            object_ids = labels_object_ids(labels, exclude=tracked)
         object_ids = [int(i) for i in object_ids]
         if len(set(object_ids)) != len(object_ids):
             raise ValueError(f'object ids must be unique, got {object_ids}')

@@ -4,6 +4,8 @@ from typing import List, Optional, Tuple
 import torch
 from torch import Tensor
 
+from .stream_options import STREAM_DEFAULTS
+
 
 class MemoryBank:
     """Memory of one video stream, with STM's policy.
@@ -22,8 +24,10 @@ class MemoryBank:
             dropped). Defaults to None (no cap, as the reference).
     """
 
-    def __init__(self, mem_every: int = 5, keep_previous: bool = True,
-                 max_frames: Optional[int] = None):
+    def __init__(self, mem_every: int = STREAM_DEFAULTS['mem_every'],
+                 keep_previous: bool = STREAM_DEFAULTS['keep_previous'],
+                 max_frames: Optional[int] = STREAM_DEFAULTS[
+                     'max_memory_frames']):
         if mem_every < 1:
             raise ValueError(f'mem_every must be >= 1, got {mem_every}')
         if max_frames is not None and max_frames < 1:
