@@ -9,7 +9,7 @@ _base_ = [
     '../_base_/default_runtime.py'
 ]
 max_iters = 1000
-# Milder per-frame motion than REFERENCE 5's (rotation 20, shear 10) and
+# Milder per-frame motion than for real images (rotation 20, shear 10) and
 # _base_/datasets/static_pretrain.py: the synthetic videos move little
 # between frames, and on them this pre-training alone reached J&F
 # 0.59 / 0.61 (seeds 0 / 1) against 0.51 / 0.53 with rotation 15,

@@ -1,4 +1,4 @@
-# Main training (REFERENCE.md section 5): 3-frame clips from DAVIS 2017 train
+# Main training (the STM reports): 3-frame clips from DAVIS 2017 train
 # and YouTube-VOS 2019 train mixed by RatioConcatDataset, 384x384 crops,
 # clips reversed with probability 0.5; SelectObjects returns None when no
 # object is in the first frame, and the dataset draws another clip (retry).

@@ -1,6 +1,7 @@
-# Pre-training on still images turned into 3-frame clips (REFERENCE.md
-# section 5): COCO instances, Pascal VOC (SBD) instances, MSRA10K and ECSSD
-# saliency masks, mixed by RatioConcatDataset, 384x384 crops. Validation on
+# Pre-training on still images turned into 3-frame clips (the two STM
+# technical reports' recipe): COCO instances, Pascal VOC (SBD) instances,
+# MSRA10K and ECSSD saliency masks, mixed by RatioConcatDataset, 384x384
+# crops. Validation on
 # DAVIS 2017 val (from davis17.py). Layout under data_root:
 #   coco/{train2017,annotations/instances_train2017.json}
 #   VOC2012/{JPEGImages,SegmentationObject,ImageSets/Segmentation/train.txt}
@@ -14,7 +15,7 @@ static_pipeline = [
     dict(type='StaticToClip', num_frames=3),
     dict(type='ClipSharedAffine', scale_range=(0.8, 1.5), flip_prob=0.5,
          short_side=384),
-    # each frame also shifts (the per-frame random crop of REFERENCE 5):
+    # each frame also shifts (the per-frame random crop of clip synthesis):
     # otherwise the image's own objects stay put across the clip and the
     # model learns to copy the previous mask's position
     dict(type='FrameRandomAffine', rotation=20, scale=(0.9, 1.1), shear=10,

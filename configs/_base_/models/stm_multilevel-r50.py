@@ -1,5 +1,6 @@
 # STM with the multi-level up-and-down backbone: 2 levels of ResNet-50 down
-# paths with 256-channel up paths and cross-level aggregation (REFERENCE 4).
+# paths with 256-channel up paths and cross-level aggregation (the DAVIS
+# 2020 challenge report).
 # Every level's down path starts from one ImageNet ResNet-50.
 _base_ = ['./stm_r50.py']
 imagenet_checkpoint = 'data/pretrained/resnet50_imagenet.pth'

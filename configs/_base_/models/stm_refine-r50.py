@@ -1,6 +1,7 @@
 # STM with Refine-50 encoders: a ResNet-50 trunk with channel shuffle,
-# attention bottlenecks and top-down refinement (REFERENCE 4). The trunk
-# starts from an ImageNet ResNet-50 in torchvision naming.
+# attention bottlenecks and top-down refinement (the YouTube-VOS 2019
+# challenge report). The trunk starts from an ImageNet ResNet-50 in
+# torchvision naming.
 _base_ = ['./stm_r50.py']
 imagenet_checkpoint = 'data/pretrained/resnet50_imagenet.pth'
 model = dict(
