@@ -2,8 +2,9 @@
 (``configs/_base_/models/stm_r18-tiny.py``) on small synthetic videos.
 
 Test files import them with ``from vos_test_utils import ...``: pytest's
-default ``prepend`` import mode puts this folder on ``sys.path``. The
-``one_torch_thread`` fixture is in ``conftest.py`` next to this file.
+default ``prepend`` import mode puts ``tests/`` on ``sys.path`` for
+``tests/conftest.py``. The ``one_torch_thread`` fixture is in
+``tests/test_models/conftest.py``.
 """
 import os.path as osp
 from typing import List, Sequence, Tuple
@@ -15,7 +16,7 @@ from mmengine.config import Config
 import vosbench.models  # noqa: F401  (registers the modules)
 from vosbench.registry import MODELS
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY_CFG = osp.join(REPO, 'configs/_base_/models/stm_r18-tiny.py')
 
 

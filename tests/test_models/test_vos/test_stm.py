@@ -24,7 +24,8 @@ from vosbench.models.vos import aggregated_probs, soft_aggregate
 from vosbench.registry import (BACKBONES, DECODERS, MEMORY_READERS,
                                MODELS)
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
+    osp.abspath(__file__)))))
 TINY_CFG = osp.join(REPO_ROOT, 'configs/_base_/models/stm_r18-tiny.py')
 R50_CFG = osp.join(REPO_ROOT, 'configs/_base_/models/stm_r50.py')
 EPS = 1e-7
