@@ -10,10 +10,12 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
 from vosbench.registry import DATASETS
+from vosbench.utils.labels import VOID_LABEL
 
 from .static_image import StaticImageDataset, check_file, relabel_consecutive
 
-MAX_INSTANCES = 254  # labels 1..254 fit a uint8 map beside 0 and 255
+#: Labels 1..254 fit a uint8 map beside background (0) and void (255).
+MAX_INSTANCES = VOID_LABEL - 1
 
 
 def segmentation_to_mask(segmentation, height: int,
@@ -120,7 +122,8 @@ class COCOInstanceDataset(StaticImageDataset):
         h, w = info['height'], info['width']
         labels = np.zeros((h, w), np.uint8)
         for segmentation in info['crowds']:
-            labels[segmentation_to_mask(segmentation, h, w) > 0] = 255
+            labels[segmentation_to_mask(segmentation, h,
+                                        w) > 0] = VOID_LABEL
         for label, instance in enumerate(info['instances'], start=1):
             labels[segmentation_to_mask(instance['segmentation'], h,
                                         w) > 0] = label

@@ -30,6 +30,7 @@ from mmengine.dataset import BaseDataset
 
 from vosbench.registry import TRANSFORMS
 from vosbench.utils.image_io import read_frame
+from vosbench.utils.labels import VOID_LABEL, object_ids
 
 from .davis import DatasetLayoutError
 
@@ -129,11 +130,11 @@ def read_split_file(path: str) -> list:
 def relabel_consecutive(mask: np.ndarray) -> np.ndarray:
     """Map the object labels of ``mask`` (all but 0 and 255) to ``1..N`` in
     increasing order of their old value."""
-    ids = [int(i) for i in np.unique(mask) if i not in (0, 255)]
+    ids = object_ids(mask)
     if ids == list(range(1, len(ids) + 1)):
         return mask
     lut = np.zeros(256, np.uint8)
-    lut[255] = 255
+    lut[VOID_LABEL] = VOID_LABEL
     for new, old in enumerate(ids, start=1):
         lut[old] = new
     return lut[mask]

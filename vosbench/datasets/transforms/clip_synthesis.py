@@ -28,24 +28,19 @@ Randomness: each call draws one seed from ``np.random`` and uses a
 mmengine's per-worker seeding) makes the pipeline reproducible.
 """
 import math
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 
 from vosbench.registry import TRANSFORMS
-
-IGNORE = 255
+from vosbench.utils.labels import VOID_LABEL, is_object_label, object_ids
 
 
 def _rng() -> np.random.Generator:
     """A generator seeded from the global ``np.random`` state."""
     return np.random.default_rng(np.random.randint(0, 2**31 - 1))
-
-
-def _object_ids(mask: np.ndarray) -> List[int]:
-    return [int(i) for i in np.unique(mask) if i not in (0, IGNORE)]
 
 
 def _affine_about(center: Tuple[float, float], angle_deg: float = 0.0,
@@ -488,7 +483,8 @@ class PasteObjects(BaseTransform):
             donor = loader(index)
             ids, counts = np.unique(donor['mask'], return_counts=True)
             usable = [int(i) for i, c in zip(ids, counts)
-                      if i not in (0, IGNORE) and c >= self.min_donor_pixels]
+                      if is_object_label(int(i))
+                      and c >= self.min_donor_pixels]
             if not usable:
                 continue
             binary = donor['mask'] == usable[int(rng.integers(len(usable)))]
@@ -501,7 +497,7 @@ class PasteObjects(BaseTransform):
     def transform(self, results: dict) -> dict:
         rng = _rng()
         frames, masks = results['frames'], results['masks']
-        present = len(_object_ids(masks[0]))
+        present = len(object_ids(masks[0]))
         room = self.max_objects - present
         if room <= 0 or rng.random() >= self.prob:
             return results
@@ -514,12 +510,12 @@ class PasteObjects(BaseTransform):
         num_paste = int(rng.integers(1, room + 1))
         height, width = masks[0].shape
         short = min(height, width)
-        next_id = max([0] + [max(_object_ids(m), default=0)
+        next_id = max([0] + [max(object_ids(m), default=0)
                              for m in masks]) + 1
         frames = [f.copy() for f in frames]
         masks = [m.copy() for m in masks]
         for _ in range(num_paste):
-            if next_id >= IGNORE:
+            if next_id >= VOID_LABEL:
                 break
             cut = self._cut_object(rng, loader, int(results['num_samples']),
                                    results.get('sample_idx'))
@@ -577,7 +573,7 @@ class ClipRandomCrop(BaseTransform):
                      for m in masks]
             height, width = height + pad_h, width + pad_w
         first = masks[0]
-        ys, xs = np.nonzero((first > 0) & (first != IGNORE))
+        ys, xs = np.nonzero((first > 0) & (first != VOID_LABEL))
         if len(ys):
             pick = int(rng.integers(len(ys)))
             y, x = int(ys[pick]), int(xs[pick])
@@ -623,7 +619,7 @@ class ResampleSmallObjects(BaseTransform):
         ids, counts = np.unique(masks[0], return_counts=True)
         valid = 0
         for obj, count in zip(ids.tolist(), counts.tolist()):
-            if obj in (0, IGNORE) or count < self.min_pixels:
+            if not is_object_label(obj) or count < self.min_pixels:
                 continue
             if all(np.count_nonzero(m == obj) >= self.min_later_pixels
                    for m in masks[1:]):

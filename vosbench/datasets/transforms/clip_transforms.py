@@ -1,11 +1,12 @@
 """Augmentations applied identically to every frame of a clip."""
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional, Tuple
 
 import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 
 from vosbench.registry import TRANSFORMS
+from vosbench.utils.labels import VOID_LABEL, is_object_label
 
 
 @TRANSFORMS.register_module()
@@ -52,7 +53,7 @@ class ClipRandomResizedCrop(BaseTransform):
             top = np.random.randint(0, new_h - crop_h + 1)
             left = np.random.randint(0, new_w - crop_w + 1)
             window = first[top:top + crop_h, left:left + crop_w]
-            fg = np.count_nonzero((window > 0) & (window != 255))
+            fg = np.count_nonzero((window > 0) & (window != VOID_LABEL))
             if fg >= self.min_object_pixels:
                 break
         results['frames'] = [f[top:top + crop_h, left:left + crop_w]
@@ -100,13 +101,13 @@ class SelectObjects(BaseTransform):
         masks = results['masks']
         ids, counts = np.unique(masks[0], return_counts=True)
         candidates = [int(i) for i, c in zip(ids, counts)
-                      if i not in (0, 255) and c >= self.min_pixels]
+                      if is_object_label(int(i)) and c >= self.min_pixels]
         if not candidates:
             return None
         np.random.shuffle(candidates)
         chosen = candidates[:self.max_objects]
         lut = np.zeros(256, dtype=np.uint8)
-        lut[255] = 255
+        lut[VOID_LABEL] = VOID_LABEL
         for new_id, old_id in enumerate(chosen, start=1):
             lut[old_id] = new_id
         results['masks'] = [lut[m] for m in masks]

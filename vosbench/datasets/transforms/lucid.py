@@ -34,9 +34,9 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from vosbench.registry import TRANSFORMS
+from vosbench.utils.labels import object_ids
 from .clip_synthesis import warp_thin_plate_spline
 
-IGNORE = 255
 SeedLike = Union[None, int, np.random.Generator]
 
 
@@ -46,11 +46,6 @@ def _as_rng(seed: SeedLike) -> np.random.Generator:
     if seed is None:
         seed = int(np.random.randint(0, 2**31 - 1))
     return np.random.default_rng(seed)
-
-
-def object_ids(labels: np.ndarray) -> List[int]:
-    """The object ids of a label map (0 and 255 left out), increasing."""
-    return [int(i) for i in np.unique(labels) if i not in (0, IGNORE)]
 
 
 # ---------------------------------------------------------------------------

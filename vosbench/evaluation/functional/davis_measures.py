@@ -20,13 +20,14 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import cv2
 import numpy as np
 
+# VOID_LABEL ("void" pixels of the DAVIS ground truth, treated as
+# background) stays importable from here
+from vosbench.utils.labels import VOID_LABEL
+
 __all__ = [
     'boundary_map', 'disk_kernel', 'boundary_radius', 'jaccard', 'f_measure',
     'sequence_statistics', 'evaluate_sequence', 'SequenceEvaluationError'
 ]
-
-#: Label of "void" pixels in DAVIS ground truth (treated as background).
-VOID_LABEL = 255
 
 
 def boundary_map(mask: np.ndarray) -> np.ndarray:
