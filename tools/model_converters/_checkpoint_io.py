@@ -10,7 +10,6 @@ user-facing error is a :class:`ConversionError` whose message names the file.
 import hashlib
 import os
 import os.path as osp
-import re
 import sys
 import tempfile
 from importlib.util import find_spec
@@ -23,6 +22,7 @@ if find_spec('vosbench') is None:  # run from a checkout without installing
     sys.path.insert(0, REPO_ROOT)
 
 from vosbench.engine.checkpoint import load_local_checkpoint  # noqa: E402
+from vosbench.utils.state_dict import strip_prefix  # noqa: E402
 
 #: Buffers, not parameters, of a backbone state dict.
 BUFFER_SUFFIXES = ('.running_mean', '.running_var', '.num_batches_tracked')
@@ -95,7 +95,7 @@ def convert_file(src: str, dst: str,
     source = load_state_dict_file(src)
     try:
         state_dict = convert(source)
-        keys = [re.sub(r'^module\.', '', k) for k in source]
+        keys = list(strip_prefix(source))
         conversion = plan(keys)
     except (TypeError, ValueError) as exc:
         raise ConversionError(f'{src}: {exc}') from exc

@@ -19,7 +19,6 @@ Checkpoints in other naming schemes (the ResNeSt authors', mmpretrain's) are
 converted first with the scripts in ``tools/model_converters/``.
 """
 import logging
-import re
 from typing import Callable, Dict, Optional, Sequence
 
 import torch
@@ -28,6 +27,8 @@ from mmengine.logging import print_log
 from mmengine.model.weight_init import PretrainedInit
 from mmengine.runner.checkpoint import _load_checkpoint
 from torch import Tensor
+
+from vosbench.utils.state_dict import strip_prefix
 
 #: ``log(message, level)``: where the loading reports go.
 LogFn = Callable[..., None]
@@ -64,18 +65,11 @@ def read_backbone_state_dict(checkpoint: str,
     if not isinstance(ckpt, dict):
         raise TypeError(f'No state dict found in {checkpoint}: got a '
                         f'{type(ckpt).__name__}.')
-    state_dict = ckpt.get('state_dict', ckpt)
-    state_dict = {
-        re.sub(r'^module\.', '', k): v
-        for k, v in state_dict.items()
-    }
+    state_dict = strip_prefix(ckpt.get('state_dict', ckpt))
     if prefix:
         if not prefix.endswith('.'):
             prefix += '.'
-        state_dict = {
-            k[len(prefix):]: v
-            for k, v in state_dict.items() if k.startswith(prefix)
-        }
+        state_dict = strip_prefix(state_dict, prefix, only_prefixed=True)
         if not state_dict:
             raise ValueError(f'No key starts with {prefix!r} in '
                              f'{checkpoint}.')

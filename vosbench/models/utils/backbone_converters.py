@@ -84,6 +84,8 @@ from typing import Dict, Iterable, List, Mapping, NamedTuple, Optional, Tuple
 import torch
 from torch import Tensor
 
+from vosbench.utils.state_dict import strip_prefix
+
 __all__ = [
     'RESNEST_SOURCE_FORMATS', 'ConversionPlan', 'plan_resnest_conversion',
     'convert_resnest_state_dict', 'plan_mmpretrain_resnet_conversion',
@@ -198,28 +200,6 @@ def resnet_state_dict_shapes(depth: int = 50) -> 'OrderedDict[str, _Shape]':
 # ---------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------
-def _strip_module(state_dict: Mapping[str, Tensor],
-                  what: str) -> 'OrderedDict[str, Tensor]':
-    """Check that ``state_dict`` maps names to tensors and remove a
-    ``module.`` prefix (DataParallel), refusing duplicates."""
-    if not isinstance(state_dict, Mapping):
-        raise TypeError(f'{what}: expected a state dict (a mapping of names '
-                        f'to tensors), got {type(state_dict).__name__}')
-    out: 'OrderedDict[str, Tensor]' = OrderedDict()
-    for key, value in state_dict.items():
-        if not isinstance(key, str):
-            raise ValueError(f'{what}: key {key!r} is not a string')
-        name = re.sub(r'^module\.', '', key)
-        if name in out:
-            raise ValueError(f'{what}: {name!r} occurs both with and without '
-                             'the "module." prefix')
-        if not isinstance(value, Tensor):
-            raise ValueError(f'{what}: {key!r} is a {type(value).__name__}, '
-                             'not a tensor')
-        out[name] = value
-    return out
-
-
 def _apply_rules(key: str,
                  rules: Iterable[Tuple[str, str]]) -> Optional[str]:
     for pattern, template in rules:
@@ -437,7 +417,7 @@ def convert_resnest_state_dict(
             names every offending key.
     """
     what = f'the ResNeSt checkpoint ({src_format} names)'
-    source = _strip_module(state_dict, what)
+    source = strip_prefix(state_dict, what=what)
     plan = plan_resnest_conversion(source, src_format)
     from vosbench.models.backbones import ResNeSt
     layouts = {d: s[0] for d, s in ResNeSt.arch_settings.items()}
@@ -506,7 +486,7 @@ def convert_mmpretrain_resnet_state_dict(
             keys, or shapes that differ from ``ResNet(depth)``, each named.
     """
     what = 'the mmpretrain ResNet checkpoint'
-    source = _strip_module(state_dict, what)
+    source = strip_prefix(state_dict, what=what)
     plan = plan_mmpretrain_resnet_conversion(source)
     from vosbench.models.backbones import ResNet
     bottleneck = any('.conv3.' in k for k in plan.renames.values())

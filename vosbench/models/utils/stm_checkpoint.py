@@ -36,12 +36,13 @@ Both conversions are strict: every source tensor must be used, every target
 tensor produced, and every shape must match the ResNet-50 STM, otherwise a
 :class:`ValueError` names the offending keys.
 """
-import re
 from collections import OrderedDict
-from typing import Dict, List, Mapping, Tuple
+from typing import List, Mapping, Tuple
 
 import torch
 from torch import Tensor
+
+from vosbench.utils.state_dict import strip_prefix
 
 __all__ = [
     'IMAGENET_MEAN', 'IMAGENET_STD', 'official_stm_shapes',
@@ -188,25 +189,6 @@ def _target_shapes() -> 'OrderedDict[str, _Shape]':
     return out
 
 
-def _strip_module(state_dict: Mapping[str, Tensor],
-                  what: str) -> Dict[str, Tensor]:
-    """Remove a ``module.`` prefix (DataParallel), refusing duplicates."""
-    if not isinstance(state_dict, Mapping):
-        raise TypeError(f'{what}: expected a state dict (a mapping of names '
-                        f'to tensors), got {type(state_dict).__name__}')
-    out: Dict[str, Tensor] = {}
-    for key, value in state_dict.items():
-        name = re.sub(r'^module\.', '', key)
-        if name in out:
-            raise ValueError(f'{what}: {name!r} occurs both with and without '
-                             'the "module." prefix')
-        if not isinstance(value, Tensor):
-            raise ValueError(f'{what}: {key!r} is a {type(value).__name__}, '
-                             'not a tensor')
-        out[name] = value
-    return out
-
-
 def _check_keys_and_shapes(state_dict: Mapping[str, Tensor],
                            expected: Mapping[str, _Shape], what: str) -> None:
     unknown = [k for k in state_dict if k not in expected]
@@ -264,7 +246,7 @@ def convert_official_stm_state_dict(
             ``mean`` / ``std`` are not ImageNet's (vosbench normalises with
             fixed ImageNet statistics).
     """
-    source = _strip_module(state_dict, 'the STM checkpoint')
+    source = strip_prefix(state_dict, what='the STM checkpoint')
     _check_keys_and_shapes(source, official_stm_shapes(), 'the STM checkpoint')
     _check_normalisation(source)
     out: 'OrderedDict[str, Tensor]' = OrderedDict()
@@ -306,7 +288,7 @@ def to_official_stm_state_dict(
         ValueError: On unknown or missing keys (listed by name) or a shape
             that differs from the ResNet-50 STM.
     """
-    source = _strip_module(state_dict, 'the vosbench STM state dict')
+    source = strip_prefix(state_dict, what='the vosbench STM state dict')
     _check_keys_and_shapes(source, _target_shapes(),
                            'the vosbench STM state dict')
     device = source['query_encoder.conv1.weight'].device
