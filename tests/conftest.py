@@ -1,4 +1,6 @@
-"""Shared fixtures: a tiny YouTube-VOS dataset in the released layout."""
+"""Shared fixtures: a tiny YouTube-VOS dataset in the released layout, the
+tiny STM and a one-thread switch for the tests that run it (plain helpers
+for the tiny STM are in ``vos_test_utils.py``)."""
 import json
 import os
 import os.path as osp
@@ -7,6 +9,7 @@ from typing import Dict, Tuple
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from vosbench.utils.mask_io import write_mask
 
@@ -120,3 +123,23 @@ def ytvos_gt_root(tmp_path_factory):
     """A tiny YouTube-VOS whose valid split has full ground truth."""
     return make_youtube_vos(str(tmp_path_factory.mktemp('ytvos_gt')),
                             valid_gt=True)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run the test on one torch thread (the tiny model runs fastest so on a
+    shared CPU), restoring the thread count afterwards. Not autouse: a test
+    module opts in with ``pytestmark =
+    pytest.mark.usefixtures('one_torch_thread')``."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope='module')
+def tiny_stm():
+    """The tiny STM of ``vos_test_utils.build_tiny()`` (seed 0, eval mode),
+    one per test module."""
+    from vos_test_utils import build_tiny
+    return build_tiny()

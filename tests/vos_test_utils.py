@@ -3,9 +3,10 @@
 
 Test files import them with ``from vos_test_utils import ...``: pytest's
 default ``prepend`` import mode puts ``tests/`` on ``sys.path`` for
-``tests/conftest.py``. The ``one_torch_thread`` fixture is in
-``tests/test_models/conftest.py``.
+``tests/conftest.py``. The ``one_torch_thread`` and ``tiny_stm`` fixtures
+are in ``tests/conftest.py``.
 """
+import math
 import os.path as osp
 from typing import List, Sequence, Tuple
 
@@ -18,6 +19,11 @@ from vosbench.registry import MODELS
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY_CFG = osp.join(REPO, 'configs/_base_/models/stm_r18-tiny.py')
+
+#: Soft aggregation clamps probabilities to ``[EPS, 1 - EPS]``, so a logit
+#: is at least ``CLAMP_LOGIT`` (about -16.1); padded objects get exactly it.
+EPS = 1e-7
+CLAMP_LOGIT = math.log(EPS / (1 - EPS))
 
 
 def build_tiny(seed: int = 0, **test_cfg):
@@ -51,6 +57,27 @@ def make_video(num_frames: int, height: int, width: int,
     first[4:16, 5:19] = 1
     first[height - 14:height - 4, width - 18:width - 6] = 2
     return frames, first
+
+
+def make_noise_video(num_frames: int, height: int, width: int,
+                     seed: int = 0) -> Tuple[List[np.ndarray], np.ndarray]:
+    """Uniform random frames and a first mask of two rectangles.
+
+    Returns:
+        tuple: ``num_frames`` RGB uint8 frames of shape
+        ``(height, width, 3)`` drawn from a ``torch.Generator`` seeded with
+        ``seed``, and the ``(height, width)`` uint8 labels of frame 0
+        (object 1 in the second quarter of rows and columns, object 2 the
+        bottom right quarter).
+    """
+    gen = torch.Generator().manual_seed(seed)
+    frames = [torch.randint(0, 256, (height, width, 3), generator=gen,
+                            dtype=torch.uint8).numpy()
+              for _ in range(num_frames)]
+    labels = np.zeros((height, width), np.uint8)
+    labels[height // 4:height // 2, width // 4:width // 2] = 1
+    labels[height // 2:, width // 2:] = 2
+    return frames, labels
 
 
 def run_probs(model, frames: Sequence[np.ndarray], first: np.ndarray,

@@ -1,43 +1,27 @@
-"""Objects that appear mid-video (YouTube-VOS): memory groups in
-VideoStream, a shared query encoding per frame, given masks in
-STM.segment_video / STM.predict, and the DAVIS path left unchanged."""
+"""Objects that appear mid-video (YouTube-VOS), in vosbench.inference:
+memory groups in VideoStream (video_stream.py), a shared query encoding per
+frame, given masks in STM.segment_video / STM.predict (video_segmenter.py),
+and the DAVIS path left unchanged."""
 import os.path as osp
 
 import cv2
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
 
 import vosbench.models  # noqa: F401  (registers the modules)
 from vosbench.inference import MemoryGroup
 from vosbench.models.vos import aggregated_probs, soft_aggregate
 from vosbench.datasets.transforms import PackVideoInputs
-from vosbench.registry import MODELS
 from vosbench.utils.mask_io import write_mask
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TINY_CFG = osp.join(REPO_ROOT, 'configs/_base_/models/stm_r18-tiny.py')
+# the tiny STM (``tiny_stm``) runs fastest on one thread (the CPU is shared)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 def pack_video(**fields):
     """A test data sample, packed by the test pipeline."""
     return PackVideoInputs()(fields)['data_samples']
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """The tiny model runs fastest on one thread (the CPU is shared)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope='module')
-def tiny_stm():
-    torch.manual_seed(0)
-    return MODELS.build(Config.fromfile(TINY_CFG).model).eval()
 
 
 def make_frames(num_frames, height=16, width=16, seed=0):

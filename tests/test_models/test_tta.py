@@ -14,16 +14,10 @@ import vosbench.models  # noqa: F401  (registers the modules)
 from vosbench.models.tta import (DEFAULT_TTA_VIEWS, ComposedView,
                                  HorizontalFlipView, IdentityView, ScaleView,
                                  VOSTTAModel, build_views, default_tta_model)
-from vosbench.inference import (AveragingStream, StreamingSegmenterMixin,
-                                VideoStream)
+from vosbench.inference import StreamingSegmenterMixin, VideoStream
 from vosbench.registry import MODELS, TTA
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
-
-
-@pytest.fixture(scope='module')
-def tiny_stm():
-    return build_tiny()
 
 
 def make_symmetric_video(num_frames, height, width, seed=0):
@@ -436,13 +430,3 @@ def test_test_step_predicts_data_samples(tiny_stm, tmp_path):
     assert results[0]['pred_frame_names'] == sample['frame_names']
     merged = model.merge_preds([[torch.ones(2, 3, 3), torch.zeros(2, 3, 3)]])
     torch.testing.assert_close(merged[0], torch.full((2, 3, 3), 0.5))
-
-
-def test_averaging_stream_checks_its_members(tiny_stm):
-    with pytest.raises(ValueError, match='different objects'):
-        AveragingStream([tiny_stm.new_stream([1]),
-                         tiny_stm.new_stream([2])])
-    with pytest.raises(ValueError, match='views'):
-        AveragingStream([tiny_stm.new_stream([1])], views=[])
-    with pytest.raises(ValueError, match='weights'):
-        AveragingStream([tiny_stm.new_stream([1])], weights=[1, 2])
