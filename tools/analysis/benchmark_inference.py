@@ -30,8 +30,8 @@ default the config twice, each with its own random weights). vosbench's
 modes run as ``tools/test.py`` runs them, with
 :func:`vosbench.utils.keep_freed_memory` (``--allocator stock`` leaves
 glibc's allocator alone, to see what that gains). The table also lists
-the original code's figures measured on this machine class (REFERENCE.md
-1.3) when the size and object count match.
+the original code's figures as reported for this machine class (by the
+project's reference measurements) when the size and object count match.
 """
 import argparse
 import json
@@ -47,7 +47,7 @@ sys.path.insert(0, REPO)
 
 DEFAULT_CONFIG = osp.join(REPO, 'configs', '_base_', 'models', 'stm_r50.py')
 MODES = ('original', 'plain', 'flip', 'flip-ms', 'ensemble')
-#: REFERENCE.md 1.3: the original code on this machine class, 2 objects,
+#: The original STM code as reported for this machine class, 2 objects,
 #: memory every 5 frames: {(H, W): (seconds per frame, peak RSS in GB)}.
 ORIGINAL = {(480, 854): (2.30, 2.9), (384, 384): (0.75, 1.3)}
 
@@ -266,12 +266,12 @@ def format_table(results, args, load_before, load_after) -> str:
     if reported:
         seconds, peak_gb = reported
         lines.append(
-            f'| original STM code as reported (REFERENCE 1.3) | 1 x 1 | '
+            f'| original STM code as reported | 1 x 1 | '
             f'{seconds:.2f} | {ratio(seconds, baseline)} | '
             f'{ratio(seconds, plain)} | - | '
             f'{peak_gb:.1f} | - | - |')
     else:
-        lines.append('(REFERENCE 1.3 reports the original code at 480x854 '
+        lines.append('(the reported original-code figures are at 480x854 '
                      'and 384x384 with 2 objects: not comparable here)')
     return '\n'.join(lines)
 

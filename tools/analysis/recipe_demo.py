@@ -1,4 +1,4 @@
-"""Demo of the training recipe on the synthetic data (REFERENCE.md section 5).
+"""Demo of the technical reports' training recipe on the synthetic data.
 
 Trains the narrow STM (configs/_base_/models/stm_r18-tiny.py) three ways per
 seed and prints the J&F of each on the synthetic val videos:

@@ -1,4 +1,5 @@
-"""Per-video fine-tuning on the first frame (REFERENCE.md section 5).
+"""Per-video fine-tuning on the first frame (lucid-data-dreaming pairs, as
+the second technical report).
 
 :func:`finetune_on_first_frame` trains a copy of a model on clips
 lucid-dreamed from the annotated first frame of one video

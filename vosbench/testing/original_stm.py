@@ -1,7 +1,7 @@
 """A minimal re-implementation of the ORIGINAL STM (Oh et al., 2019).
 
-The original composition, parameter names and inference loop of
-REFERENCE.md 1.1/1.2, written independently of vosbench's model so that
+The original composition, parameter names and inference loop of STM
+(Oh et al., ICCV 2019, and its released code), written independently of vosbench's model so that
 the two can be compared: ``tests/test_models/test_stm_checkpoint.py``
 loads the same weights into both and checks that they give the same
 probabilities, and ``tools/analysis/benchmark_inference.py`` times this

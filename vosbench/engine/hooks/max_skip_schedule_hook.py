@@ -40,7 +40,7 @@ class MaxSkipScheduleHook(Hook):
       increasing positions, rounded to the nearest integer; ``v0`` before
       ``p0`` and the last value after the last position.
 
-    Example (REFERENCE.md section 5: 5 -> 25 -> 5)::
+    Example (the technical reports' 5 -> 25 -> 5)::
 
         custom_hooks = [dict(type='MaxSkipScheduleHook', by_fraction=True,
                              schedule=[(0, 5), (0.5, 25), (0.9, 25),
