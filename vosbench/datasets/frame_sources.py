@@ -10,7 +10,8 @@ The sources are deliberately not registered as
 functions walk sequences element by element, which would decode the whole
 video.
 """
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple, \
+    Union
 
 import numpy as np
 from PIL import Image
@@ -42,17 +43,29 @@ class ImageFrames:
 
     Args:
         paths (Sequence[str]): One image file per frame, in order.
-        size (tuple, optional): ``(H, W)`` every frame must have (the size
-            of the given masks); a frame of another size raises naming it.
+        size (tuple | callable, optional): ``(H, W)`` every frame must have
+            (the size of the given masks), or a function returning it,
+            called at the first access (so that packing a sample reads no
+            file); a frame of another size raises naming it.
         size_reference (str, optional): Where ``size`` comes from (a mask
             file), named in that error.
     """
 
-    def __init__(self, paths: Sequence[str], size: Optional[Size] = None,
+    def __init__(self, paths: Sequence[str],
+                 size: Union[Size, Callable[[], Optional[Size]],
+                             None] = None,
                  size_reference: Optional[str] = None):
         self.paths: List[str] = [str(p) for p in paths]
-        self.size = None if size is None else tuple(size)
+        self._size = size if callable(size) or size is None else tuple(size)
         self.size_reference = size_reference
+
+    @property
+    def size(self) -> Optional[Size]:
+        """``(H, W)`` every frame must have (None: any)."""
+        if callable(self._size):
+            size = self._size()
+            self._size = None if size is None else tuple(size)
+        return self._size
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -61,11 +74,12 @@ class ImageFrames:
         """Frame ``index`` as ``(H, W, 3)`` uint8 RGB."""
         path = self.paths[index]
         frame = read_frame(path)
-        if self.size is not None and frame.shape[:2] != self.size:
+        size = self.size
+        if size is not None and frame.shape[:2] != size:
             reference = f' ({self.size_reference})' \
                 if self.size_reference else ''
             raise ValueError(f'{path}: frame size {frame.shape[:2]} differs '
-                             f'from the given mask {self.size}{reference}')
+                             f'from the given mask {size}{reference}')
         return frame
 
     def __iter__(self) -> Iterator[np.ndarray]:

@@ -111,7 +111,21 @@ def segment_video(model, frames: Iterable,
                                 new_ids)
         if len(lut) != stream.num_objects + 1:
             lut = np.array([0] + stream.object_ids, dtype=np.uint8)
-        yield lut[probs.argmax(0).cpu().numpy()]
+        yield lut[channel_argmax(probs)]
+
+
+def channel_argmax(probs: torch.Tensor) -> np.ndarray:
+    """``(C, H, W)`` probabilities -> ``(H, W)`` channel indices (the first
+    maximum on ties, as ``torch.argmax``).
+
+    On the CPU numpy's argmax over the leading axis is used: torch's
+    reduction over a non-innermost dimension took 109 ms for a 3 x 480 x
+    854 frame against numpy's 20 ms (2 threads), about 5% of a tiny-STM
+    step.
+    """
+    if probs.device.type != 'cpu':
+        return probs.argmax(0).cpu().numpy()
+    return probs.numpy().argmax(0)
 
 
 def predict_videos(model, data_samples: List[dict]) -> List[dict]:

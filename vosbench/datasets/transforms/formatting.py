@@ -56,7 +56,7 @@ class PackVideoInputs(BaseTransform):
             given = [mask_paths[0]] + [None] * (len(mask_paths) - 1)
         given_masks = GivenMasks(given)
         frames = ImageFrames(results['frame_paths'],
-                             size=given_masks.size(),
+                             size=given_masks.size,
                              size_reference=given_masks.first_path)
         data_sample = dict(
             frames=frames,
