@@ -17,6 +17,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
         init_default_scope (bool): Make ``vosbench`` the current default
             scope of mmengine's registries. Defaults to True.
     """
+    # the one function that imports every layer, by its nature
     import vosbench.apis  # noqa: F401,F811
     import vosbench.datasets  # noqa: F401,F811
     import vosbench.engine  # noqa: F401,F811

@@ -111,6 +111,10 @@ class VOSEnsemble(StreamingSegmenterMixin, BaseModel):
             return
         from mmengine.runner.checkpoint import load_checkpoint
 
+        # the ensemble reads checkpoints itself, outside a runner: it makes
+        # sure mmengine uses vosbench's weights_only loader (a leaf module
+        # of the engine, the one place that knows what a safe checkpoint
+        # may hold)
         from vosbench.engine.checkpoint import install_safe_checkpoint_loader
         install_safe_checkpoint_loader()
         logger = MMLogger.get_current_instance()
