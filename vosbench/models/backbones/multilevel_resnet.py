@@ -15,12 +15,11 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from vosbench.registry import BACKBONES
+from vosbench.utils.typing_utils import OptMultiConfig
 from .freezing import FrozenStagesMixin, check_frozen_stages
 from .pretrained import PretrainedInitMixin, load_pretrained_weights
-from .refine_resnet import default_init
 from .resnet import ResNet
-
-ConfigType = Union[dict, List[dict], None]
+from .stages import check_pyramid_out_indices, output_strides
 
 NUM_STAGES = 4
 
@@ -217,7 +216,7 @@ class MultiLevelResNet(FrozenStagesMixin, PretrainedInitMixin, BaseModule):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  norm_cfg: dict = dict(type='BN', requires_grad=True),
-                 init_cfg: ConfigType = None):
+                 init_cfg: OptMultiConfig = None):
         super().__init__(init_cfg=init_cfg)
         if num_levels < 1:
             raise ValueError(f'num_levels must be >= 1, got {num_levels}')
@@ -226,10 +225,7 @@ class MultiLevelResNet(FrozenStagesMixin, PretrainedInitMixin, BaseModule):
         if len(depths) != num_levels:
             raise ValueError(f'{len(depths)} depths given for {num_levels} '
                              'levels')
-        out_indices = tuple(out_indices)
-        if not out_indices or any(i not in (0, 1, 2) for i in out_indices):
-            raise ValueError(f'out_indices {out_indices} must be non-empty '
-                             'and each in (0, 1, 2) (strides 4, 8, 16).')
+        out_indices = check_pyramid_out_indices(out_indices)
         check_frozen_stages(frozen_stages, NUM_STAGES)
         self.num_levels = num_levels
         self.depths = depths
@@ -272,7 +268,7 @@ class MultiLevelResNet(FrozenStagesMixin, PretrainedInitMixin, BaseModule):
         self.out_channels = tuple(self.levels[-1].stage_channels[i]
                                   for i in out_indices)
         #: Stride of each returned feature map, in ``out_indices`` order.
-        self.out_strides = tuple(4 * 2**i for i in out_indices)
+        self.out_strides = output_strides(out_indices)
         self._freeze_stages()
 
     # ------------------------------------------------------------------
@@ -330,14 +326,9 @@ class MultiLevelResNet(FrozenStagesMixin, PretrainedInitMixin, BaseModule):
             view.add_module(f'layer{i + 1}', stage)
         return view
 
-    # initialisation: init_weights is PretrainedInitMixin's (default init,
-    # other init_cfg entries, then a Pretrained checkpoint, see
-    # load_pretrained)
-    def _default_init(self) -> None:
-        """ResNet's rule everywhere: Kaiming-normal (fan-out) convs, zero
-        biases, norm weight 1 and bias 0."""
-        default_init(self.modules())
-
+    # initialisation: init_weights is PretrainedInitMixin's (default init:
+    # ResNet's rule everywhere, other init_cfg entries, then a Pretrained
+    # checkpoint, see load_pretrained)
     def load_pretrained(self,
                         checkpoint: str,
                         prefix: Optional[str] = None,

@@ -1,13 +1,17 @@
-"""Initialisation of backbones from ImageNet-pretrained checkpoints.
+"""Initialisation of backbones: the default init and ImageNet-pretrained
+checkpoints.
 
-Shared by :class:`~vosbench.models.backbones.ResNet` and
-:class:`~vosbench.models.backbones.ResNeSt` (and meant for any backbone whose
-``init_cfg`` may be ``dict(type='Pretrained', checkpoint=PATH)``):
+Shared by every backbone of :mod:`vosbench.models.backbones` (and meant for
+any backbone whose ``init_cfg`` may be
+``dict(type='Pretrained', checkpoint=PATH)``):
 
+* :func:`default_init`: ResNet's default initialisation, on any modules.
 * :class:`PretrainedInitMixin` gives a backbone an ``init_weights`` that runs
-  the backbone's own default init, then any other ``init_cfg`` entries through
+  the backbone's default init (by default :func:`default_init` on all of it,
+  and ``zero_init_residual``), then any other ``init_cfg`` entries through
   mmengine, then loads a ``Pretrained`` entry with
-  :func:`load_pretrained_weights`.
+  :func:`load_pretrained_weights`, and sends its reports to mmengine's
+  current logger.
 * :func:`load_pretrained_weights` reads a checkpoint (in the backbone's own
   parameter names), adapts the first conv to extra input channels (STM's
   memory encoder takes 5: RGB, object mask, other objects' mask; the extra
@@ -19,7 +23,7 @@ Checkpoints in other naming schemes (the ResNeSt authors', mmpretrain's) are
 converted first with the scripts in ``tools/model_converters/``.
 """
 import logging
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Dict, Iterable, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -27,6 +31,7 @@ from mmengine.logging import print_log
 from mmengine.model.weight_init import PretrainedInit
 from mmengine.runner.checkpoint import _load_checkpoint
 from torch import Tensor
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from vosbench.utils.state_dict import strip_prefix
 
@@ -37,6 +42,32 @@ LogFn = Callable[..., None]
 def log_to_current_logger(msg: str, level: int = logging.INFO) -> None:
     """Send ``msg`` to mmengine's current logger."""
     print_log(msg, logger='current', level=level)
+
+
+def default_init(modules: Iterable[nn.Module]) -> None:
+    """ResNet's default init on ``modules``: Kaiming-normal (fan-out) conv
+    weights, zero biases, norm weight 1 and bias 0."""
+    for m in modules:
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(
+                m.weight, mode='fan_out', nonlinearity='relu')
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (_BatchNorm, nn.GroupNorm)):
+            if m.weight is not None:
+                nn.init.ones_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+def zero_init_last_norms(modules: Iterable[nn.Module],
+                         block_types: Tuple[type, ...]) -> None:
+    """Zero the weight of the ``last_norm`` (the norm before the residual
+    sum) of every module of ``block_types``, so that each such block starts
+    as the identity."""
+    for m in modules:
+        if isinstance(m, block_types) and m.last_norm.weight is not None:
+            nn.init.zeros_(m.last_norm.weight)
 
 
 def read_backbone_state_dict(checkpoint: str,
@@ -183,7 +214,9 @@ class PretrainedInitMixin:
     the bases (``class MyBackbone(PretrainedInitMixin, BaseModule)``). The
     backbone provides:
 
-    * ``_default_init()``: its own default initialisation;
+    * optionally ``residual_block_types`` (class attribute) and a
+      ``zero_init_residual`` attribute, or an override of
+      ``_default_init()`` (default: :func:`default_init` on every module);
     * ``input_conv_key`` (class attribute): the state-dict key of its first
       conv's weight, adapted to extra input channels;
     * optionally ``num_stages`` (stages ``layer{i}`` with ``i > num_stages``
@@ -199,12 +232,21 @@ class PretrainedInitMixin:
     input_conv_key: str = 'conv1.weight'
     #: Checkpoint keys that belong to the classifier: dropped silently.
     ignored_checkpoint_prefixes: Sequence[str] = ('fc.', )
+    #: Blocks whose last norm weight ``zero_init_residual`` zeroes.
+    residual_block_types: Tuple[type, ...] = ()
 
     def _log(self, msg: str, level: int = logging.INFO) -> None:
+        """Loading reports go to mmengine's current logger."""
         log_to_current_logger(msg, level)
 
     def _default_init(self) -> None:
-        raise NotImplementedError
+        """Kaiming-normal (fan-out) convs with zero biases, norm weight 1
+        and bias 0 (:func:`default_init`), and with ``zero_init_residual`` a
+        zero last norm weight in every block of
+        ``residual_block_types``."""
+        default_init(self.modules())
+        if getattr(self, 'zero_init_residual', False):
+            zero_init_last_norms(self.modules(), self.residual_block_types)
 
     def unbuilt_prefixes(self) -> Sequence[str]:
         """State-dict prefixes of the stages that are not built."""

@@ -7,7 +7,7 @@ bottlenecks, which is what this module builds. Pyramid levels are named after
 their ResNet stage: ``c2`` .. ``c5`` are ``layer1`` .. ``layer4`` of the trunk,
 at strides 4, 8, 16 and 32.
 """
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -15,32 +15,15 @@ import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from vosbench.registry import BACKBONES
-from .pretrained import PretrainedInitMixin
+from vosbench.utils.typing_utils import OptMultiConfig
+from .pretrained import PretrainedInitMixin, default_init
 from .resnet import ResNet
-
-ConfigType = Union[dict, List[dict], None]
+from .stages import check_pyramid_out_indices, output_strides
 
 #: Pyramid levels of a 4-stage ResNet: ``c{level}`` has stride ``2**level``.
 PYRAMID_LEVELS = (2, 3, 4, 5)
-
-
-def default_init(modules: Iterable[nn.Module]) -> None:
-    """ResNet's default init on ``modules``: Kaiming-normal (fan-out) conv
-    weights, zero biases, norm weight 1 and bias 0."""
-    for m in modules:
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(
-                m.weight, mode='fan_out', nonlinearity='relu')
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, (_BatchNorm, nn.GroupNorm)):
-            if m.weight is not None:
-                nn.init.ones_(m.weight)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
 
 
 def channel_shuffle(x: Tensor, groups: int) -> Tensor:
@@ -267,12 +250,9 @@ class RefineResNet(PretrainedInitMixin, BaseModule):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  norm_cfg: dict = dict(type='BN', requires_grad=True),
-                 init_cfg: ConfigType = None):
+                 init_cfg: OptMultiConfig = None):
         super().__init__(init_cfg=init_cfg)
-        out_indices = tuple(out_indices)
-        if not out_indices or any(i not in (0, 1, 2) for i in out_indices):
-            raise ValueError(f'out_indices {out_indices} must be non-empty '
-                             'and each in (0, 1, 2) (strides 4, 8, 16).')
+        out_indices = check_pyramid_out_indices(out_indices)
         if len(num_refine_blocks) != len(PYRAMID_LEVELS):
             raise ValueError('num_refine_blocks needs one count per level '
                              f'C2..C5, got {num_refine_blocks}')
@@ -337,7 +317,7 @@ class RefineResNet(PretrainedInitMixin, BaseModule):
         #: Channels of each returned feature map, in ``out_indices`` order.
         self.out_channels = tuple(stage_channels[i + 2] for i in out_indices)
         #: Stride of each returned feature map, in ``out_indices`` order.
-        self.out_strides = tuple(4 * 2**i for i in out_indices)
+        self.out_strides = output_strides(out_indices)
 
     # ------------------------------------------------------------------
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:

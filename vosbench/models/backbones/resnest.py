@@ -29,28 +29,20 @@ The ReLUs, the 3x3/2 max-pool after the stem and the average pools
 (``stride_pool`` on the main path, ``shortcut_pool`` on the shortcut) have no
 parameters. There is no ``bn2``: the split-attention conv normalises itself.
 """
-import logging
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmcv.cnn import build_norm_layer
-from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch import Tensor
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from vosbench.registry import BACKBONES
-from .freezing import FrozenStagesMixin, check_frozen_stages
+from vosbench.utils.typing_utils import OptMultiConfig
+from .freezing import FrozenStagesMixin
 from .pretrained import PretrainedInitMixin
-
-ConfigType = Union[dict, List[dict], None]
-
-
-def _norm(norm_cfg: dict, num_features: int) -> nn.Module:
-    return build_norm_layer(norm_cfg, num_features)[1]
+from .stages import ResidualStagesMixin, check_stage_args, norm_layer
 
 
 class SplitAttentionConv2d(nn.Module):
@@ -113,10 +105,10 @@ class SplitAttentionConv2d(nn.Module):
             padding=1,
             groups=groups * radix,
             bias=False)
-        self.bn0 = _norm(norm_cfg, channels * radix)
+        self.bn0 = norm_layer(norm_cfg, channels * radix)
         self.relu = nn.ReLU(inplace=True)
         self.fc1 = nn.Conv2d(channels, attention_channels, 1, groups=groups)
-        self.bn1 = _norm(norm_cfg, attention_channels)
+        self.bn1 = norm_layer(norm_cfg, attention_channels)
         self.fc2 = nn.Conv2d(
             attention_channels, channels * radix, 1, groups=groups)
 
@@ -180,7 +172,7 @@ class ResNeStBottleneck(nn.Module):
         width = int(planes * (bottleneck_width / 64.)) * groups
         out_planes = planes * self.expansion
         self.conv1 = nn.Conv2d(inplanes, width, 1, bias=False)
-        self.bn1 = _norm(norm_cfg, width)
+        self.bn1 = norm_layer(norm_cfg, width)
         self.conv2 = SplitAttentionConv2d(
             width,
             width,
@@ -192,7 +184,7 @@ class ResNeStBottleneck(nn.Module):
         self.stride_pool = nn.AvgPool2d(3, stride, padding=1) \
             if stride > 1 else None
         self.conv3 = nn.Conv2d(width, out_planes, 1, bias=False)
-        self.bn3 = _norm(norm_cfg, out_planes)
+        self.bn3 = norm_layer(norm_cfg, out_planes)
         self.relu = nn.ReLU(inplace=True)
         self.shortcut_pool = nn.AvgPool2d(
             stride, stride, ceil_mode=True, count_include_pad=False) \
@@ -222,7 +214,8 @@ class ResNeStBottleneck(nn.Module):
 
 
 @BACKBONES.register_module()
-class ResNeSt(FrozenStagesMixin, PretrainedInitMixin, BaseModule):
+class ResNeSt(ResidualStagesMixin, FrozenStagesMixin, PretrainedInitMixin,
+              BaseModule):
     """ResNeSt backbone with the interface of our :class:`ResNet`.
 
     ResNeSt-50 ("2s1x64d", the defaults): deep stem of three 3x3 convs
@@ -308,19 +301,11 @@ class ResNeSt(FrozenStagesMixin, PretrainedInitMixin, BaseModule):
                  norm_eval: bool = False,
                  norm_cfg: dict = dict(type='BN', requires_grad=True),
                  zero_init_residual: bool = False,
-                 init_cfg: ConfigType = None):
+                 init_cfg: OptMultiConfig = None):
         super().__init__(init_cfg=init_cfg)
-        if depth not in self.arch_settings:
-            raise KeyError(f'Invalid depth {depth} for ResNeSt; choose one '
-                           f'of {sorted(self.arch_settings)}.')
-        if not 1 <= num_stages <= 4:
-            raise ValueError(f'num_stages must be in [1, 4], got {num_stages}')
-        out_indices = tuple(out_indices)
-        if not out_indices or any(not 0 <= i < num_stages
-                                  for i in out_indices):
-            raise ValueError(f'out_indices {out_indices} must be non-empty '
-                             f'and each in [0, num_stages={num_stages}).')
-        check_frozen_stages(frozen_stages, num_stages)
+        out_indices = check_stage_args('ResNeSt', depth, self.arch_settings,
+                                       num_stages, out_indices,
+                                       frozen_stages)
         stage_blocks, default_stem = self.arch_settings[depth]
         stem_channels = stem_channels or default_stem
         if stem_channels % 2:
@@ -348,34 +333,21 @@ class ResNeSt(FrozenStagesMixin, PretrainedInitMixin, BaseModule):
             OrderedDict([
                 ('conv1',
                  nn.Conv2d(in_channels, half, 3, 2, padding=1, bias=False)),
-                ('bn1', _norm(norm_cfg, half)),
+                ('bn1', norm_layer(norm_cfg, half)),
                 ('relu1', nn.ReLU(inplace=True)),
                 ('conv2', nn.Conv2d(half, half, 3, padding=1, bias=False)),
-                ('bn2', _norm(norm_cfg, half)),
+                ('bn2', norm_layer(norm_cfg, half)),
                 ('relu2', nn.ReLU(inplace=True)),
                 ('conv3',
                  nn.Conv2d(half, stem_channels, 3, padding=1, bias=False)),
-                ('bn3', _norm(norm_cfg, stem_channels)),
+                ('bn3', norm_layer(norm_cfg, stem_channels)),
                 ('relu3', nn.ReLU(inplace=True)),
             ]))
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
 
-        self.res_layers: List[str] = []
-        self.stage_channels: List[int] = []
-        inplanes = stem_channels
-        for i, num_blocks in enumerate(self.stage_blocks):
-            planes = base_channels * 2**i
-            layer = self.make_res_layer(
-                inplanes, planes, num_blocks, stride=1 if i == 0 else 2)
-            inplanes = planes * ResNeStBottleneck.expansion
-            name = f'layer{i + 1}'
-            self.add_module(name, layer)
-            self.res_layers.append(name)
-            self.stage_channels.append(inplanes)
-        #: Channels of each returned feature map, in ``out_indices`` order.
-        self.out_channels = tuple(self.stage_channels[i] for i in out_indices)
-        #: Stride of each returned feature map, in ``out_indices`` order.
-        self.out_strides = tuple(4 * 2**i for i in out_indices)
+        # res_layers, stage_channels, out_channels, out_strides
+        self._add_stages(stem_channels, base_channels, self.stage_blocks,
+                         ResNeStBottleneck.expansion, self.make_res_layer)
 
         self._freeze_stages()
 
@@ -389,7 +361,7 @@ class ResNeSt(FrozenStagesMixin, PretrainedInitMixin, BaseModule):
         if stride != 1 or inplanes != out_planes:
             downsample = nn.Sequential(
                 nn.Conv2d(inplanes, out_planes, 1, bias=False),
-                _norm(self.norm_cfg, out_planes))
+                norm_layer(self.norm_cfg, out_planes))
         kwargs = dict(
             groups=self.groups,
             bottleneck_width=self.bottleneck_width,
@@ -418,47 +390,17 @@ class ResNeSt(FrozenStagesMixin, PretrainedInitMixin, BaseModule):
             ``C_i = self.stage_channels[i]``.
         """
         x = self.maxpool(self.stem(x))
-        stage_outs = []
-        for name in self.res_layers:
-            x = getattr(self, name)(x)
-            stage_outs.append(x)
-        return tuple(stage_outs[i] for i in self.out_indices)
+        return self._forward_stages(x)
 
     # ------------------------------------------------------------------
-    # freezing
+    # freezing (frozen_stages: the stem, then layer1 .. layer{i})
     # ------------------------------------------------------------------
-    def _frozen_modules(self) -> List[nn.Module]:
-        if self.frozen_stages < 0:
-            return []
-        return [self.stem] + [
-            getattr(self, f'layer{i}')
-            for i in range(1, self.frozen_stages + 1)
-        ]
+    def _stem_modules(self) -> List[nn.Module]:
+        return [self.stem]
 
     # ------------------------------------------------------------------
-    # initialisation (init_weights and load_pretrained: PretrainedInitMixin)
+    # initialisation (init_weights, the default init with a zero ``bn3``
+    # weight under zero_init_residual, the reports and load_pretrained:
+    # PretrainedInitMixin)
     # ------------------------------------------------------------------
-    def _log(self, msg: str, level: int = logging.INFO) -> None:
-        """Loading reports go through this module's ``print_log``."""
-        print_log(msg, logger='current', level=level)
-
-    def _default_init(self) -> None:
-        """Kaiming-normal (fan-out) convs with zero biases, norm weight 1 and
-        bias 0, and with ``zero_init_residual`` a zero ``bn3`` weight in
-        every block."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(
-                    m.weight, mode='fan_out', nonlinearity='relu')
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, (_BatchNorm, nn.GroupNorm)):
-                if m.weight is not None:
-                    nn.init.ones_(m.weight)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-        if self.zero_init_residual:
-            for m in self.modules():
-                if isinstance(m, ResNeStBottleneck) and \
-                        m.last_norm.weight is not None:
-                    nn.init.zeros_(m.last_norm.weight)
+    residual_block_types = (ResNeStBottleneck, )

@@ -7,27 +7,18 @@ key conversion (its ``fc.*`` keys are ignored). The classifier (avgpool, fc) is
 not built, and neither are the stages beyond ``num_stages``: STM's encoders use
 the stem and stages 1-3 of ResNet-50 only.
 """
-import logging
-from typing import Dict, List, Optional, Sequence, Tuple, Type, Union
+from functools import partial
+from typing import Dict, List, Optional, Sequence, Tuple, Type
 
 import torch.nn as nn
-from mmcv.cnn import build_norm_layer
-from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch import Tensor
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from vosbench.registry import BACKBONES
-from .freezing import FrozenStagesMixin, check_frozen_stages
+from vosbench.utils.typing_utils import OptMultiConfig
+from .freezing import FrozenStagesMixin
 from .pretrained import PretrainedInitMixin
-
-ConfigType = Union[dict, List[dict], None]
-
-
-def _norm(norm_cfg: dict, num_features: int) -> nn.Module:
-    """Build a norm layer from ``norm_cfg``; the name mmcv suggests is
-    dropped so that the caller can keep torchvision's attribute name."""
-    return build_norm_layer(norm_cfg, num_features)[1]
+from .stages import ResidualStagesMixin, check_stage_args, norm_layer
 
 
 class BasicBlock(nn.Module):
@@ -55,10 +46,10 @@ class BasicBlock(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(
             inplanes, planes, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = _norm(norm_cfg, planes)
+        self.bn1 = norm_layer(norm_cfg, planes)
         self.relu = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
-        self.bn2 = _norm(norm_cfg, planes)
+        self.bn2 = norm_layer(norm_cfg, planes)
         self.downsample = downsample
         self.stride = stride
 
@@ -100,12 +91,12 @@ class Bottleneck(nn.Module):
         super().__init__()
         out_planes = planes * self.expansion
         self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
-        self.bn1 = _norm(norm_cfg, planes)
+        self.bn1 = norm_layer(norm_cfg, planes)
         self.conv2 = nn.Conv2d(
             planes, planes, 3, stride=stride, padding=1, bias=False)
-        self.bn2 = _norm(norm_cfg, planes)
+        self.bn2 = norm_layer(norm_cfg, planes)
         self.conv3 = nn.Conv2d(planes, out_planes, 1, bias=False)
-        self.bn3 = _norm(norm_cfg, out_planes)
+        self.bn3 = norm_layer(norm_cfg, out_planes)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
         self.stride = stride
@@ -125,7 +116,8 @@ class Bottleneck(nn.Module):
 
 
 @BACKBONES.register_module()
-class ResNet(FrozenStagesMixin, PretrainedInitMixin, BaseModule):
+class ResNet(ResidualStagesMixin, FrozenStagesMixin, PretrainedInitMixin,
+             BaseModule):
     """ResNet backbone (He et al., 2016) with torchvision's parameter names.
 
     Stem: 7x7/2 conv (no bias), ``bn1``, ReLU, 3x3/2 max-pool (stride 4).
@@ -205,19 +197,11 @@ class ResNet(FrozenStagesMixin, PretrainedInitMixin, BaseModule):
                  norm_eval: bool = False,
                  norm_cfg: dict = dict(type='BN', requires_grad=True),
                  zero_init_residual: bool = False,
-                 init_cfg: ConfigType = None):
+                 init_cfg: OptMultiConfig = None):
         super().__init__(init_cfg=init_cfg)
-        if depth not in self.arch_settings:
-            raise KeyError(f'Invalid depth {depth} for ResNet; choose one '
-                           f'of {sorted(self.arch_settings)}.')
-        if not 1 <= num_stages <= 4:
-            raise ValueError(f'num_stages must be in [1, 4], got {num_stages}')
-        out_indices = tuple(out_indices)
-        if not out_indices or any(not 0 <= i < num_stages
-                                  for i in out_indices):
-            raise ValueError(f'out_indices {out_indices} must be non-empty '
-                             f'and each in [0, num_stages={num_stages}).')
-        check_frozen_stages(frozen_stages, num_stages)
+        out_indices = check_stage_args('ResNet', depth, self.arch_settings,
+                                       num_stages, out_indices,
+                                       frozen_stages)
 
         self.depth = depth
         self.in_channels = in_channels
@@ -235,26 +219,13 @@ class ResNet(FrozenStagesMixin, PretrainedInitMixin, BaseModule):
         # Stem: stride 4.
         self.conv1 = nn.Conv2d(
             in_channels, base_channels, 7, stride=2, padding=3, bias=False)
-        self.bn1 = _norm(norm_cfg, base_channels)
+        self.bn1 = norm_layer(norm_cfg, base_channels)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
 
-        self.res_layers: List[str] = []
-        self.stage_channels: List[int] = []
-        inplanes = base_channels
-        for i, num_blocks in enumerate(self.stage_blocks):
-            planes = base_channels * 2**i
-            layer = self.make_res_layer(
-                block, inplanes, planes, num_blocks, stride=1 if i == 0 else 2)
-            inplanes = planes * block.expansion
-            name = f'layer{i + 1}'
-            self.add_module(name, layer)
-            self.res_layers.append(name)
-            self.stage_channels.append(inplanes)
-        #: Channels of each returned feature map, in ``out_indices`` order.
-        self.out_channels = tuple(self.stage_channels[i] for i in out_indices)
-        #: Stride of each returned feature map, in ``out_indices`` order.
-        self.out_strides = tuple(4 * 2**i for i in out_indices)
+        # res_layers, stage_channels, out_channels, out_strides
+        self._add_stages(base_channels, base_channels, self.stage_blocks,
+                         block.expansion, partial(self.make_res_layer, block))
 
         self._freeze_stages()
 
@@ -273,7 +244,7 @@ class ResNet(FrozenStagesMixin, PretrainedInitMixin, BaseModule):
                     1,
                     stride=stride,
                     bias=False),
-                _norm(self.norm_cfg, planes * block.expansion))
+                norm_layer(self.norm_cfg, planes * block.expansion))
         layers = [
             block(inplanes, planes, stride, downsample, norm_cfg=self.norm_cfg)
         ]
@@ -300,50 +271,17 @@ class ResNet(FrozenStagesMixin, PretrainedInitMixin, BaseModule):
             ``C_i = self.stage_channels[i]``.
         """
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        stage_outs = []
-        for name in self.res_layers:
-            x = getattr(self, name)(x)
-            stage_outs.append(x)
-        return tuple(stage_outs[i] for i in self.out_indices)
+        return self._forward_stages(x)
 
     # ------------------------------------------------------------------
-    # freezing
+    # freezing (frozen_stages: the stem, then layer1 .. layer{i})
     # ------------------------------------------------------------------
-    def _frozen_modules(self) -> List[nn.Module]:
-        if self.frozen_stages < 0:
-            return []
-        modules = [self.conv1, self.bn1]
-        modules += [
-            getattr(self, f'layer{i}')
-            for i in range(1, self.frozen_stages + 1)
-        ]
-        return modules
+    def _stem_modules(self) -> List[nn.Module]:
+        return [self.conv1, self.bn1]
 
     # ------------------------------------------------------------------
-    # initialisation (init_weights and load_pretrained: PretrainedInitMixin)
+    # initialisation (init_weights, the default init, the reports and
+    # load_pretrained: PretrainedInitMixin)
     # ------------------------------------------------------------------
     input_conv_key = 'conv1.weight'
-
-    def _log(self, msg: str, level: int = logging.INFO) -> None:
-        """Loading reports go through this module's ``print_log``."""
-        print_log(msg, logger='current', level=level)
-
-    def _default_init(self) -> None:
-        """Kaiming-normal (fan-out) convs, norm weight 1 and bias 0, and with
-        ``zero_init_residual`` a zero last norm weight in every block."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(
-                    m.weight, mode='fan_out', nonlinearity='relu')
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, (_BatchNorm, nn.GroupNorm)):
-                if m.weight is not None:
-                    nn.init.ones_(m.weight)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-        if self.zero_init_residual:
-            for m in self.modules():
-                if isinstance(m, (BasicBlock, Bottleneck)) and \
-                        m.last_norm.weight is not None:
-                    nn.init.zeros_(m.last_norm.weight)
+    residual_block_types = (BasicBlock, Bottleneck)
