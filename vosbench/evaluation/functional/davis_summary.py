@@ -35,8 +35,15 @@ GLOBAL_MEASURES = ('J&F-Mean', 'J-Mean', 'J-Recall', 'J-Decay', 'F-Mean',
 PER_SEQUENCE_MEASURES = ('Sequence', 'J-Mean', 'F-Mean')
 
 
-def sort_sequence_results(results: Sequence[dict]) -> List[dict]:
-    """Sort sequence results by name, so gathering order does not matter.
+def sort_sequence_results(results: Sequence[dict],
+                          what: str = 'sequence') -> List[dict]:
+    """Sort sequence results by ``seq_name``, so gathering order does not
+    matter.
+
+    Args:
+        results (Sequence[dict]): Dicts with ``seq_name``.
+        what (str): What a sequence is called in the error message (e.g.
+            ``'video'``). Defaults to 'sequence'.
 
     Raises:
         ValueError: if a sequence appears twice (it would be counted twice).
@@ -45,7 +52,7 @@ def sort_sequence_results(results: Sequence[dict]) -> List[dict]:
     for prev, cur in zip(ordered, ordered[1:]):
         if prev['seq_name'] == cur['seq_name']:
             raise ValueError(
-                f'sequence {cur["seq_name"]!r} was evaluated twice')
+                f'{what} {cur["seq_name"]!r} was evaluated twice')
     return ordered
 
 

@@ -2,7 +2,6 @@
 import logging
 from typing import Any, Dict, List, Optional, Sequence
 
-import numpy as np
 from mmengine.dist import is_main_process
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
@@ -16,23 +15,11 @@ from ..functional.davis_summary import (format_tables, global_statistics,
                                         sort_sequence_results,
                                         unscored_objects,
                                         write_davis_results)
+from .samples import labels_to_numpy, sample_field
 
 
 def _field(sample: Any, key: str) -> Any:
-    """``sample[key]`` for dicts, ``sample.key`` for data elements."""
-    if isinstance(sample, dict):
-        if key not in sample:
-            raise KeyError(f'DAVISMetric: data sample has no {key!r}; it '
-                           f'has {sorted(sample)}')
-        return sample[key]
-    return getattr(sample, key)
-
-
-def _to_numpy(labels: Any) -> np.ndarray:
-    """A label array (numpy or torch tensor) as numpy."""
-    if hasattr(labels, 'detach'):
-        labels = labels.detach().cpu().numpy()
-    return np.asarray(labels)
+    return sample_field(sample, key, 'DAVISMetric')
 
 
 @METRICS.register_module()
@@ -105,7 +92,7 @@ class DAVISMetric(BaseMetric):
         for sample in data_samples:
             seq_name = str(_field(sample, 'seq_name'))
             frame_names = [str(name) for name in _field(sample, 'frame_names')]
-            pred_labels = _to_numpy(_field(sample, 'pred_labels'))
+            pred_labels = labels_to_numpy(_field(sample, 'pred_labels'))
             gt_paths = list(_field(sample, 'gt_mask_paths'))
             if pred_labels.ndim != 3:
                 raise ValueError(

@@ -14,6 +14,8 @@ from terminaltables import AsciiTable
 from vosbench.registry import METRICS
 from vosbench.utils.mask_io import read_mask
 from ..functional.davis_measures import f_measure, jaccard
+from ..functional.davis_summary import sort_sequence_results
+from .samples import labels_to_numpy, sample_field
 
 #: Keys of the scores, in the order they are reported.
 YOUTUBE_VOS_MEASURES = ('Overall', 'J_seen', 'F_seen', 'J_unseen',
@@ -131,21 +133,8 @@ def summarize(objects: Sequence[dict]) -> Dict[str, float]:
     return {key: out[key] for key in YOUTUBE_VOS_MEASURES}
 
 
-def _field(sample: Any, key: str, default: Any = KeyError) -> Any:
-    if isinstance(sample, dict):
-        if key in sample:
-            return sample[key]
-    elif hasattr(sample, key):
-        return getattr(sample, key)
-    if default is KeyError:
-        raise KeyError(f'YouTubeVOSMetric: data sample has no {key!r}')
-    return default
-
-
-def _to_numpy(labels: Any) -> np.ndarray:
-    if hasattr(labels, 'detach'):
-        labels = labels.detach().cpu().numpy()
-    return np.asarray(labels)
+def _field(sample: Any, key: str, *default: Any) -> Any:
+    return sample_field(sample, key, 'YouTubeVOSMetric', *default)
 
 
 @METRICS.register_module()
@@ -230,7 +219,7 @@ class YouTubeVOSMetric(BaseMetric):
         seq_name = str(_field(sample, 'seq_name'))
         frame_names = [str(n) for n in _field(sample, 'frame_names')]
         gt_paths = list(_field(sample, 'gt_mask_paths'))
-        pred_labels = _to_numpy(_field(sample, 'pred_labels'))
+        pred_labels = labels_to_numpy(_field(sample, 'pred_labels'))
         pred_names = [str(n) for n in _field(sample, 'pred_frame_names',
                                              frame_names)]
         if pred_labels.ndim != 3 or len(pred_labels) != len(pred_names):
@@ -300,11 +289,7 @@ class YouTubeVOSMetric(BaseMetric):
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Seen / unseen J and F and Overall, or nothing without ground
         truth."""
-        results = sorted(results, key=lambda r: r['seq_name'])
-        for prev, cur in zip(results, results[1:]):
-            if prev['seq_name'] == cur['seq_name']:
-                raise ValueError(
-                    f'video {cur["seq_name"]!r} was evaluated twice')
+        results = sort_sequence_results(results, what='video')
         without_gt = [r for r in results if not r['has_gt']]
         if without_gt:
             example = without_gt[0]
