@@ -73,26 +73,13 @@ class YouTubeVOSDataset(DAVISDataset):
                  all_frames: bool = False,
                  videos: Optional[Sequence[str]] = None,
                  meta_file: str = 'meta.json',
-                 clip_length: int = 3,
-                 max_skip: int = 5,
-                 reverse_prob: float = 0.0,
-                 samples_per_video: int = 1,
-                 pipeline: Sequence = (),
-                 test_mode: bool = False,
                  **kwargs):
+        # clip_length, max_skip, reverse_prob, samples_per_video, pipeline,
+        # test_mode, ...: DAVISDataset's, with its defaults
         self.all_frames = all_frames
         self.meta_file = meta_file
         super().__init__(
-            data_root=data_root,
-            split=split,
-            sequences=videos,
-            clip_length=clip_length,
-            max_skip=max_skip,
-            reverse_prob=reverse_prob,
-            samples_per_video=samples_per_video,
-            pipeline=pipeline,
-            test_mode=test_mode,
-            **kwargs)
+            data_root=data_root, split=split, sequences=videos, **kwargs)
 
     # ------------------------------------------------------------------
     @property
