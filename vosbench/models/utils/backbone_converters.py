@@ -79,7 +79,8 @@ refused.
 import re
 from collections import OrderedDict
 from functools import lru_cache
-from typing import Dict, Iterable, List, Mapping, NamedTuple, Optional, Tuple
+from typing import (Callable, Dict, Iterable, List, Mapping, NamedTuple,
+                    Optional, Tuple)
 
 import torch
 from torch import Tensor
@@ -217,6 +218,32 @@ def _drop_reason(key: str,
     return None
 
 
+def _plan(keys: Iterable[str], dropped_rules: Iterable[Tuple[str, str]],
+          rename: Callable[[str], Optional[str]]
+          ) -> Tuple[ConversionPlan, List[str]]:
+    """Sort every key, in order: dropped (it matches ``dropped_rules``,
+    with the reason), else renamed (``rename(key)`` gives its new name),
+    else unknown."""
+    renames: 'OrderedDict[str, str]' = OrderedDict()
+    dropped: 'OrderedDict[str, str]' = OrderedDict()
+    unknown: List[str] = []
+    for key in keys:
+        reason = _drop_reason(key, dropped_rules)
+        target = rename(key) if reason is None else None
+        if reason is not None:
+            dropped[key] = reason
+        elif target is not None:
+            renames[key] = target
+        else:
+            unknown.append(key)
+    return ConversionPlan(renames, dropped), unknown
+
+
+def _backbone_key(key: str) -> Optional[str]:
+    """``key`` without mmpretrain's ``backbone.``, or None without it."""
+    return key[len('backbone.'):] if key.startswith('backbone.') else None
+
+
 def _shown(keys: List[str], limit: int = 40) -> str:
     """The keys, comma-separated (the first ``limit`` of many)."""
     if len(keys) <= limit:
@@ -344,50 +371,37 @@ def plan_resnest_conversion(keys: Iterable[str],
         raise ValueError(f'unknown ResNeSt source format {src_format!r}; '
                          f'choose one of {RESNEST_SOURCE_FORMATS}')
     keys = list(keys)
-    renames: 'OrderedDict[str, str]' = OrderedDict()
-    dropped: 'OrderedDict[str, str]' = OrderedDict()
-    unknown: List[str] = []
     what = f'the ResNeSt checkpoint ({src_format} names)'
     if src_format == 'official':
-        for key in keys:
-            reason = _drop_reason(key, _OFFICIAL_RESNEST_DROPPED)
-            target = _apply_rules(key, _OFFICIAL_RESNEST_RULES)
-            if reason is not None:
-                dropped[key] = reason
-            elif target is not None:
-                renames[key] = target
-            else:
-                unknown.append(key)
+        plan, unknown = _plan(
+            keys, _OFFICIAL_RESNEST_DROPPED,
+            lambda key: _apply_rules(key, _OFFICIAL_RESNEST_RULES))
         hint = ''
         if any(k.startswith('backbone.') for k in unknown):
             hint = 'The keys start with "backbone.": try src_format ' \
                    "'mmpretrain'."
         _raise_unknown(unknown, what, hint)
-        return ConversionPlan(renames, dropped)
+        return plan
 
     pooled_blocks = set()
     for key in keys:
         match = _DOWNSAMPLE.fullmatch(key[len('backbone.'):])
         if key.startswith('backbone.') and match and match.group(2) == '2':
             pooled_blocks.add(match.group(1))
-    for key in keys:
-        reason = _drop_reason(key, _MMPRETRAIN_DROPPED)
-        target = None
-        if key.startswith('backbone.'):
-            inner = key[len('backbone.'):]
-            target = (_apply_rules(inner, _MMPRETRAIN_RESNEST_RULES)
-                      or _mmpretrain_downsample(inner, pooled_blocks))
-        if reason is not None:
-            dropped[key] = reason
-        elif target is not None:
-            renames[key] = target
-        else:
-            unknown.append(key)
+
+    def rename(key: str) -> Optional[str]:
+        inner = _backbone_key(key)
+        if inner is None:
+            return None
+        return (_apply_rules(inner, _MMPRETRAIN_RESNEST_RULES)
+                or _mmpretrain_downsample(inner, pooled_blocks))
+
+    plan, unknown = _plan(keys, _MMPRETRAIN_DROPPED, rename)
     hint = ''
     if unknown and not any(k.startswith('backbone.') for k in keys):
         hint = 'No key starts with "backbone.": try src_format \'official\'.'
     _raise_unknown(unknown, what, hint)
-    return ConversionPlan(renames, dropped)
+    return plan
 
 
 def convert_resnest_state_dict(
@@ -438,20 +452,11 @@ def plan_mmpretrain_resnet_conversion(keys: Iterable[str]) -> ConversionPlan:
         ValueError: On keys that are neither renamed nor droppable (listed by
             name); the message points out a ResNetV1c/V1d deep stem.
     """
-    renames: 'OrderedDict[str, str]' = OrderedDict()
-    dropped: 'OrderedDict[str, str]' = OrderedDict()
-    unknown: List[str] = []
-    for key in keys:
-        reason = _drop_reason(key, _MMPRETRAIN_DROPPED)
-        target = None
-        if key.startswith('backbone.'):
-            target = _apply_rules(key[len('backbone.'):], _RESNET_RULES)
-        if reason is not None:
-            dropped[key] = reason
-        elif target is not None:
-            renames[key] = target
-        else:
-            unknown.append(key)
+    def rename(key: str) -> Optional[str]:
+        inner = _backbone_key(key)
+        return None if inner is None else _apply_rules(inner, _RESNET_RULES)
+
+    plan, unknown = _plan(keys, _MMPRETRAIN_DROPPED, rename)
     hint = ''
     if any(k.startswith('backbone.stem.') for k in unknown):
         hint = ('backbone.stem.* is the deep stem of mmpretrain\'s ResNetV1c '
@@ -461,7 +466,7 @@ def plan_mmpretrain_resnet_conversion(keys: Iterable[str]) -> ConversionPlan:
         hint = ('Torchvision ResNet checkpoints need no conversion: load '
                 'them directly.')
     _raise_unknown(unknown, 'the mmpretrain ResNet checkpoint', hint)
-    return ConversionPlan(renames, dropped)
+    return plan
 
 
 def convert_mmpretrain_resnet_state_dict(
