@@ -1,19 +1,24 @@
 """File handling shared by the checkpoint converters.
 
 Used by ``stm_to_vosbench.py``, ``resnest_to_vosbench.py`` and
-``mmpretrain_resnet_to_vosbench.py``: read a checkpoint with ``weights_only=True``, convert its state dict with a
-pure function of :mod:`vosbench.models.utils.backbone_converters`, and write
+``mmpretrain_resnet_to_vosbench.py``: read a checkpoint with
+``weights_only=True``, convert its state dict with a pure function of
+:mod:`vosbench.models.utils.backbone_converters` (or
+:mod:`~vosbench.models.utils.stm_checkpoint`), and write
 ``dict(state_dict=..., meta=...)`` through a temporary file and
 ``os.replace`` so that the destination is never left half written. Every
-user-facing error is a :class:`ConversionError` whose message names the file.
+user-facing error is a :class:`ConversionError` whose message names the file;
+:func:`run_conversion` prints it as ``<tool>: error: ...`` and gives exit
+status 1.
 """
+import argparse
 import hashlib
 import os
 import os.path as osp
 import sys
 import tempfile
 from importlib.util import find_spec
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Mapping, Optional
 
 import torch
 
@@ -83,34 +88,36 @@ def save_atomically(obj: dict, dst: str) -> None:
 
 def convert_file(src: str, dst: str,
                  convert: Callable[[Mapping], Mapping],
-                 plan: Callable[[Iterable[str]], object], meta: dict) -> str:
+                 plan: Optional[Callable[[Iterable[str]], object]],
+                 meta: dict) -> str:
     """Convert ``src`` to ``dst`` with ``convert`` (a pure state-dict
-    function). ``plan(keys)`` (keys without ``module.``) returns the
-    :class:`ConversionPlan`, whose dropped keys, and the target keys no source
-    key gives (filled ``num_batches_tracked``), go into the summary and the
-    ``meta``. Returns the summary; raises :class:`ConversionError` naming the
-    file."""
+    function). ``plan(keys)`` (keys without ``module.``), if given, returns
+    the :class:`ConversionPlan`, whose dropped keys, and the target keys no
+    source key gives (filled ``num_batches_tracked``), go into the summary
+    and the ``meta``. Returns the summary; raises :class:`ConversionError`
+    naming the file."""
     if osp.exists(dst) and osp.exists(src) and osp.samefile(src, dst):
         raise ConversionError(f'{dst}: the destination is the source file')
     source = load_state_dict_file(src)
     try:
         state_dict = convert(source)
-        keys = list(strip_prefix(source))
-        conversion = plan(keys)
+        conversion = None if plan is None else plan(
+            list(strip_prefix(source)))
     except (TypeError, ValueError) as exc:
         raise ConversionError(f'{src}: {exc}') from exc
-    dropped = conversion.dropped
-    renamed = set(conversion.renames.values())
-    filled = [k for k in state_dict if k not in renamed]
     num_parameters = sum(v.numel() for k, v in state_dict.items()
                          if not k.endswith(BUFFER_SUFFIXES))
     meta = dict(meta,
                 converted_from=osp.basename(src),
                 source_sha256=sha256_of(src),
                 num_tensors=len(state_dict),
-                num_parameters=num_parameters,
-                dropped_keys=sorted(dropped),
-                filled_keys=filled)
+                num_parameters=num_parameters)
+    dropped, filled = {}, []
+    if conversion is not None:
+        dropped = conversion.dropped
+        renamed = set(conversion.renames.values())
+        filled = [k for k in state_dict if k not in renamed]
+        meta.update(dropped_keys=sorted(dropped), filled_keys=filled)
     save_atomically(dict(state_dict=state_dict, meta=meta), dst)
     summary = (f'converted {src} ({len(source)} tensors) -> {dst} '
                f'({len(state_dict)} tensors, {num_parameters:,} parameters)')
@@ -123,3 +130,24 @@ def convert_file(src: str, dst: str,
         summary += (f'\n  filled {len(filled)} num_batches_tracked with 0 '
                     '(the source has none)')
     return summary
+
+
+def converter_parser(description: str,
+                     src_help: str) -> argparse.ArgumentParser:
+    """The command line of a converter: ``SRC DST``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('src', help=src_help)
+    parser.add_argument('dst', help='where to write the vosbench checkpoint')
+    return parser
+
+
+def run_conversion(prog: str, convert: Callable[[], str]) -> int:
+    """Print the summary ``convert()`` returns and give exit status 0, or
+    print a :class:`ConversionError` as ``<prog>: error: ...`` on stderr
+    and give 1."""
+    try:
+        print(convert())
+    except ConversionError as exc:
+        print(f'{prog}: error: {exc}', file=sys.stderr)
+        return 1
+    return 0

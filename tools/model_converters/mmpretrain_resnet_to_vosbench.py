@@ -18,14 +18,14 @@ The source is loaded with ``weights_only=True``; the result,
 ``ResNet(depth)`` (depth inferred) and is meant for
 ``init_cfg=dict(type='Pretrained', checkpoint=DST)``.
 """
-import argparse
 import os.path as osp
 import sys
 
 _HERE = osp.dirname(osp.abspath(__file__))
 if _HERE not in sys.path:  # also when run with runpy or from elsewhere
     sys.path.insert(0, _HERE)
-from _checkpoint_io import ConversionError, convert_file  # noqa
+from _checkpoint_io import (converter_parser, convert_file,  # noqa: E402
+                            run_conversion)
 
 from vosbench.models.utils.backbone_converters import (  # noqa: E402
     convert_mmpretrain_resnet_state_dict, plan_mmpretrain_resnet_conversion)
@@ -44,23 +44,17 @@ def convert(src: str, dst: str) -> str:
             model='ResNet'))
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description='Convert an mmpretrain ResNet checkpoint to vosbench\'s '
-        '(torchvision\'s) ResNet names.')
-    parser.add_argument('src', help='the mmpretrain checkpoint')
-    parser.add_argument('dst', help='where to write the vosbench checkpoint')
-    return parser.parse_args(argv)
+def parse_args(argv=None):
+    return converter_parser(
+        'Convert an mmpretrain ResNet checkpoint to vosbench\'s '
+        '(torchvision\'s) ResNet names.',
+        'the mmpretrain checkpoint').parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        print(convert(args.src, args.dst))
-    except ConversionError as exc:
-        print(f'mmpretrain_resnet_to_vosbench: error: {exc}', file=sys.stderr)
-        return 1
-    return 0
+    return run_conversion('mmpretrain_resnet_to_vosbench',
+                          lambda: convert(args.src, args.dst))
 
 
 if __name__ == '__main__':

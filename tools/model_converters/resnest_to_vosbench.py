@@ -24,14 +24,14 @@ wrapper and a ``module.`` prefix are accepted). The result,
 backbone, which drops the stages that are not built and zero-extends the
 first conv to 5 input channels for STM's memory encoder.
 """
-import argparse
 import os.path as osp
 import sys
 
 _HERE = osp.dirname(osp.abspath(__file__))
 if _HERE not in sys.path:  # also when run with runpy or from elsewhere
     sys.path.insert(0, _HERE)
-from _checkpoint_io import ConversionError, convert_file  # noqa
+from _checkpoint_io import (converter_parser, convert_file,  # noqa: E402
+                            run_conversion)
 
 from vosbench.models.utils.backbone_converters import (  # noqa: E402
     RESNEST_SOURCE_FORMATS, convert_resnest_state_dict,
@@ -53,12 +53,11 @@ def convert(src: str, dst: str, src_format: str = 'official') -> str:
                   model='ResNeSt'))
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description='Convert a ResNeSt ImageNet checkpoint (the authors\' or '
-        'mmpretrain\'s names) to vosbench\'s ResNeSt names.')
-    parser.add_argument('src', help='the source checkpoint')
-    parser.add_argument('dst', help='where to write the vosbench checkpoint')
+def parse_args(argv=None):
+    parser = converter_parser(
+        'Convert a ResNeSt ImageNet checkpoint (the authors\' or '
+        'mmpretrain\'s names) to vosbench\'s ResNeSt names.',
+        'the source checkpoint')
     parser.add_argument(
         '--src-format',
         choices=RESNEST_SOURCE_FORMATS,
@@ -69,12 +68,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        print(convert(args.src, args.dst, args.src_format))
-    except ConversionError as exc:
-        print(f'resnest_to_vosbench: error: {exc}', file=sys.stderr)
-        return 1
-    return 0
+    return run_conversion(
+        'resnest_to_vosbench',
+        lambda: convert(args.src, args.dst, args.src_format))
 
 
 if __name__ == '__main__':
