@@ -93,6 +93,25 @@ def test_read_label_png_palette_grey_rgb_and_fast_path(tmp_path):
         np.testing.assert_array_equal(arr, labels)
 
 
+def test_read_label_png_takes_the_arrow_path(tmp_path, monkeypatch):
+    # the evaluation's speed rests on it (see davis_results._pixels): a
+    # Pillow that no longer exports one plain block must be noticed
+    from vosbench.evaluation import davis_results
+    if not hasattr(Image.Image, '__arrow_c_array__'):
+        pytest.skip('Pillow without Arrow export (< 11.2)')
+    labels = moving_labels(1, num_objects=3)[0]
+    path = str(tmp_path / 'p.png')
+    write_mask(path, labels)
+
+    def copied(img):
+        raise AssertionError('fell back to np.asarray')
+
+    monkeypatch.setattr(davis_results, '_copied_pixels', copied)
+    out = read_label_png(path)
+    np.testing.assert_array_equal(out, labels)
+    assert out.flags.writeable
+
+
 def test_read_label_png_binary(tmp_path):
     labels = np.zeros((6, 7), np.uint8)
     labels[1:3, 2:5] = 255
