@@ -22,9 +22,9 @@ in a fresh process:
 
 and prints a table with peak resident memory. With ``--repeat N`` every
 measurement runs N times, in interleaved rounds, and the run with the
-least CPU time counts (on a machine shared with other jobs). Without ``--data-dir`` the
-data go to a temporary folder that is removed afterwards; with it they are
-kept (and re-used if complete).
+least CPU time counts (on a machine shared with other jobs). Without
+``--data-dir`` the data go to a temporary folder that is removed
+afterwards; with it they are kept (and re-used if complete).
 """
 import argparse
 import json
