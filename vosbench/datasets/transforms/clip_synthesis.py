@@ -28,7 +28,7 @@ Randomness: each call draws one seed from ``np.random`` and uses a
 mmengine's per-worker seeding) makes the pipeline reproducible.
 """
 import math
-from typing import Callable, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -41,6 +41,14 @@ from vosbench.utils.labels import VOID_LABEL, is_object_label, object_ids
 def _rng() -> np.random.Generator:
     """A generator seeded from the global ``np.random`` state."""
     return np.random.default_rng(np.random.randint(0, 2**31 - 1))
+
+
+def objects_with_pixels(labels: np.ndarray, min_pixels: int) -> List[int]:
+    """The object labels (neither background nor void) that have at least
+    ``min_pixels`` pixels in the ``(H, W)`` label map, increasing."""
+    ids, counts = np.unique(labels, return_counts=True)
+    return [int(i) for i, c in zip(ids.tolist(), counts.tolist())
+            if is_object_label(i) and c >= min_pixels]
 
 
 def _affine_about(center: Tuple[float, float], angle_deg: float = 0.0,
@@ -481,10 +489,8 @@ class PasteObjects(BaseTransform):
             if index == own_index and num_samples > 1:
                 index = (index + 1) % num_samples
             donor = loader(index)
-            ids, counts = np.unique(donor['mask'], return_counts=True)
-            usable = [int(i) for i, c in zip(ids, counts)
-                      if is_object_label(int(i))
-                      and c >= self.min_donor_pixels]
+            usable = objects_with_pixels(donor['mask'],
+                                         self.min_donor_pixels)
             if not usable:
                 continue
             binary = donor['mask'] == usable[int(rng.integers(len(usable)))]
@@ -616,12 +622,8 @@ class ResampleSmallObjects(BaseTransform):
 
     def transform(self, results: dict) -> Optional[dict]:
         masks = results['masks']
-        ids, counts = np.unique(masks[0], return_counts=True)
-        valid = 0
-        for obj, count in zip(ids.tolist(), counts.tolist()):
-            if not is_object_label(obj) or count < self.min_pixels:
-                continue
-            if all(np.count_nonzero(m == obj) >= self.min_later_pixels
-                   for m in masks[1:]):
-                valid += 1
+        valid = sum(
+            all(np.count_nonzero(m == obj) >= self.min_later_pixels
+                for m in masks[1:])
+            for obj in objects_with_pixels(masks[0], self.min_pixels))
         return results if valid >= self.min_objects else None
