@@ -23,6 +23,9 @@ The clips are lucid-dreamed from the first frame
 reports' fine-tuning rate). ``--save-checkpoint`` writes the fine-tuned
 weights as ``dict(state_dict=..., meta=...)``, so that CONFIG plus that file
 can be a member of a VOSEnsemble.
+
+CKPT must match CONFIG's model: a checkpoint with missing, unexpected or
+mis-shaped keys is an error naming them, unless ``--partial-load`` is given.
 """
 import argparse
 import os
@@ -58,6 +61,11 @@ def parse_args(argv=None):
                         help='training crop (default: the whole frame)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--partial-load', action='store_true',
+        help='load a CKPT that does not match CONFIG\'s model (missing, '
+        'unexpected or mis-shaped keys): the matching weights are loaded, '
+        'the others logged (default: such a checkpoint is an error)')
     parser.add_argument('--log-interval', type=int, default=20)
     parser.add_argument('--save-checkpoint',
                         help='single mode: write the fine-tuned weights here')
@@ -197,7 +205,8 @@ def main(argv=None):
     from vosbench.apis import init_model
     from vosbench.utils import keep_freed_memory
     keep_freed_memory()  # see vosbench/utils/allocator.py
-    model = init_model(args.config, args.checkpoint, device=args.device)
+    model = init_model(args.config, args.checkpoint, device=args.device,
+                       strict=not args.partial_load)
     if args.batch:
         return run_batch(model, args)
     return run_single(model, args)

@@ -135,7 +135,7 @@ def main(argv=None):
             raise SystemExit('ensemble member checkpoints not found: '
                              + ', '.join(missing))
     setup_cpu_distributed(cfg, args.launcher)
-    runner = Runner.from_cfg(cfg)
+    from vosbench.engine import build_runner; runner = build_runner(cfg)
     metrics = runner.test()
     shutdown_distributed()
     return metrics

@@ -60,7 +60,7 @@ def main(argv=None):
     register_all_modules(init_default_scope=False)
     cfg = build_train_cfg(args)
     setup_cpu_distributed(cfg, args.launcher)
-    runner = Runner.from_cfg(cfg)
+    from vosbench.engine import build_runner; runner = build_runner(cfg)
     runner.train()
     shutdown_distributed()
 

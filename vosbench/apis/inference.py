@@ -6,7 +6,6 @@ from typing import Iterator, List, Optional, Tuple, Union
 import numpy as np
 import torch
 from mmengine.config import Config
-from mmengine.runner.checkpoint import load_checkpoint
 
 from vosbench.datasets.frame_sources import ImageFrames
 from vosbench.utils.mask_io import read_mask, write_mask
@@ -15,7 +14,8 @@ FRAME_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp')
 
 
 def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
-               device: str = 'cpu', cfg_options: Optional[dict] = None):
+               device: str = 'cpu', cfg_options: Optional[dict] = None,
+               strict: bool = True):
     """Build a VOS model from a config and load a checkpoint.
 
     Args:
@@ -24,12 +24,18 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
             ``weights_only=True``).
         device (str): Defaults to 'cpu'.
         cfg_options (dict, optional): Overrides merged into the config.
+        strict (bool): The checkpoint must match the model exactly: a
+            missing, unexpected or mis-shaped key raises
+            :class:`vosbench.engine.CheckpointMismatchError` naming the
+            checkpoint and the first keys of each kind. False loads the
+            keys that fit and logs the others. Defaults to True.
 
     Returns:
         nn.Module: The model in eval mode, with its config as ``model.cfg``.
     """
     import vosbench.models  # noqa: F401  (registers the modules)
-    from vosbench.engine import install_safe_checkpoint_loader
+    from vosbench.engine import (install_safe_checkpoint_loader,
+                                 load_checkpoint_checked)
     from vosbench.registry import MODELS
 
     install_safe_checkpoint_loader()
@@ -43,7 +49,8 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
         config.merge_from_dict(cfg_options)
     model = MODELS.build(config.model)
     if checkpoint is not None:
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+        load_checkpoint_checked(model, checkpoint, map_location='cpu',
+                                strict=strict)
     model.cfg = config
     return model.to(device).eval()
 

@@ -10,3 +10,14 @@ __all__ = [
     'install_safe_checkpoint_loader', 'load_local_checkpoint',
     'setup_cpu_distributed', 'shutdown_distributed'
 ]
+
+# strict checkpoint loading and the runner that uses it
+from .runner import VOSRunner, build_runner  # noqa: E402
+from .strict_loading import (CheckpointMismatchError,  # noqa: E402
+                             load_checkpoint_checked,
+                             load_state_dict_checked)
+
+__all__ += [
+    'CheckpointMismatchError', 'VOSRunner', 'build_runner',
+    'load_checkpoint_checked', 'load_state_dict_checked'
+]

@@ -26,8 +26,12 @@ class VOSEnsemble(StreamingSegmenterMixin, BaseModel):
     the ensemble reads no checkpoint: the checkpoints are loaded at the
     first use (:meth:`new_stream`, hence :meth:`segment_video`,
     :meth:`predict` and ``test_step``), by :meth:`load_checkpoints` or by
-    :meth:`init_weights`. A missing file fails there with its path. The
-    ensemble only predicts and starts in eval mode.
+    :meth:`init_weights`. A missing file fails there with its path, and a
+    checkpoint that does not fit its member (missing, unexpected or
+    mis-shaped keys) with a message naming the member, the file and the
+    keys, unless ``load_strict=False`` (or the config's top-level
+    ``load_strict = False``, which the runner passes on). The ensemble only
+    predicts and starts in eval mode.
 
     ``new_stream`` returns an :class:`AveragingStream` of the members'
     streams, so an ensemble has the streaming API of :class:`STM` and can
@@ -45,12 +49,16 @@ class VOSEnsemble(StreamingSegmenterMixin, BaseModel):
             (normalised). Defaults to equal weights.
         data_preprocessor (dict, optional): Defaults to
             ``VOSDataPreprocessor``.
+        load_strict (bool): Whether each member's checkpoint must match it
+            exactly. False loads the keys that fit and logs the others.
+            Defaults to True.
     """
 
     def __init__(self, models: Sequence[Union[dict, nn.Module]],
                  weights: Optional[Sequence[float]] = None,
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
+                 init_cfg: Optional[dict] = None,
+                 load_strict: bool = True):
         if data_preprocessor is None:
             data_preprocessor = dict(type='VOSDataPreprocessor')
         if isinstance(data_preprocessor, dict):
@@ -68,6 +76,10 @@ class VOSEnsemble(StreamingSegmenterMixin, BaseModel):
         self.checkpoints: List[Optional[str]] = checkpoints
         self.weights = normalized_weights(weights, len(members))
         self._checkpoints_loaded = all(c is None for c in checkpoints)
+        if not isinstance(load_strict, bool):
+            raise ValueError(f'load_strict must be True or False, got '
+                             f'{load_strict!r}')
+        self.load_strict = load_strict
         self.eval()  # it only predicts
 
     @staticmethod
@@ -109,13 +121,13 @@ class VOSEnsemble(StreamingSegmenterMixin, BaseModel):
         """Load every member's checkpoint (once)."""
         if self._checkpoints_loaded:
             return
-        from mmengine.runner.checkpoint import load_checkpoint
-
         # the ensemble reads checkpoints itself, outside a runner: it makes
-        # sure mmengine uses vosbench's weights_only loader (a leaf module
-        # of the engine, the one place that knows what a safe checkpoint
-        # may hold)
+        # sure mmengine uses vosbench's weights_only loader and loads as
+        # strictly as the runner (two leaf modules of the engine: the one
+        # place that knows what a safe checkpoint may hold, and the one
+        # that compares a checkpoint with a model)
         from vosbench.engine.checkpoint import install_safe_checkpoint_loader
+        from vosbench.engine.strict_loading import load_checkpoint_checked
         install_safe_checkpoint_loader()
         logger = MMLogger.get_current_instance()
         for i, (member, path) in enumerate(zip(self.members,
@@ -125,8 +137,9 @@ class VOSEnsemble(StreamingSegmenterMixin, BaseModel):
             if not osp.isfile(osp.expanduser(path)):
                 raise FileNotFoundError(
                     f'ensemble member {i}: checkpoint not found: {path}')
-            load_checkpoint(member, path, map_location='cpu', strict=True,
-                            logger=logger)
+            load_checkpoint_checked(
+                member, path, map_location='cpu', strict=self.load_strict,
+                logger=logger, source=f'ensemble member {i}: {path}')
         self._checkpoints_loaded = True
 
     def init_weights(self) -> None:
