@@ -3,6 +3,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vosbench.registry import MODELS
+from vosbench.utils.labels import VOID_LABEL
 
 
 @MODELS.register_module()
@@ -11,10 +12,10 @@ class VOSCrossEntropyLoss(nn.Module):
 
     Args:
         loss_weight (float): Multiplier. Defaults to 1.0.
-        ignore_index (int): Label ignored (void). Defaults to 255.
+        ignore_index (int): Label ignored. Defaults to the void label (255).
     """
 
-    def __init__(self, loss_weight: float = 1.0, ignore_index: int = 255):
+    def __init__(self, loss_weight: float = 1.0, ignore_index: int = VOID_LABEL):
         super().__init__()
         self.loss_weight = loss_weight
         self.ignore_index = ignore_index
