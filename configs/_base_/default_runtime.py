@@ -16,8 +16,11 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
+    # AtomicCheckpointHook: CheckpointHook that writes each checkpoint (and
+    # last_checkpoint) to a temporary file and renames it into place, and
+    # removes old ones (max_keep_ckpts) only after that
     checkpoint=dict(
-        type='CheckpointHook', by_epoch=False, interval=5000,
+        type='AtomicCheckpointHook', by_epoch=False, interval=5000,
         max_keep_ckpts=3, save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )

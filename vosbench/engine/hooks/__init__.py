@@ -10,3 +10,6 @@ __all__ += ['YouTubeVOSSubmissionHook']
 from .max_skip_schedule_hook import MaxSkipScheduleHook
 
 __all__ += ['MaxSkipScheduleHook']
+from .atomic_checkpoint_hook import AtomicCheckpointHook
+
+__all__ += ['AtomicCheckpointHook']
