@@ -49,6 +49,28 @@ def build_train_cfg(args) -> Config:
     return cfg
 
 
+def choose_resume_checkpoint(cfg: Config) -> None:
+    """Check the checkpoint ``--resume`` resumes from (it must open as a
+    checkpoint) and set ``cfg.load_from`` to it. With ``--resume`` and no
+    path, a damaged or missing checkpoint named by ``last_checkpoint`` is
+    reported and the newest intact ``iter_*.pth`` of the work dir is used
+    instead; with no intact one, or a damaged ``--resume CKPT``, the run
+    stops with a message naming the files."""
+    if not cfg.get('resume', False):
+        return
+    from vosbench.engine import ResumeError, find_resume_checkpoint
+    try:
+        path = find_resume_checkpoint(cfg.work_dir, cfg.get('load_from'))
+    except ResumeError as exc:
+        raise SystemExit(f'tools/train.py: {exc}') from None
+    if path is None:
+        # nothing saved in the work dir yet: train from scratch, as mmengine
+        cfg.resume = False
+        cfg.load_from = None
+    else:
+        cfg.load_from = path
+
+
 def main(argv=None):
     args = parse_args(argv)
     from mmengine.runner import Runner
@@ -59,6 +81,7 @@ def main(argv=None):
     keep_freed_memory()  # see vosbench/utils/allocator.py
     register_all_modules(init_default_scope=False)
     cfg = build_train_cfg(args)
+    choose_resume_checkpoint(cfg)
     setup_cpu_distributed(cfg, args.launcher)
     from vosbench.engine import build_runner; runner = build_runner(cfg)
     runner.train()

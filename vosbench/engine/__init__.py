@@ -1,14 +1,17 @@
-"""Runner-side pieces: safe checkpoint loading, CPU distributed set-up, hooks."""
+"""Runner-side pieces: safe checkpoint loading, atomic checkpoint saving and
+checked resuming, CPU distributed set-up, hooks."""
 from .checkpoint import (RUNNER_CHECKPOINT_GLOBALS, UnsafeCheckpointError,
                          install_safe_checkpoint_loader,
                          load_local_checkpoint)
 from .distributed import setup_cpu_distributed, shutdown_distributed
+from .resume import ResumeError, checkpoint_problem, find_resume_checkpoint
 from .hooks import *  # noqa: F401,F403
 
 __all__ = [
     'RUNNER_CHECKPOINT_GLOBALS', 'UnsafeCheckpointError',
     'install_safe_checkpoint_loader', 'load_local_checkpoint',
-    'setup_cpu_distributed', 'shutdown_distributed'
+    'setup_cpu_distributed', 'shutdown_distributed', 'ResumeError',
+    'checkpoint_problem', 'find_resume_checkpoint'
 ]
 
 # strict checkpoint loading and the runner that uses it
