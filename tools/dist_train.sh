@@ -5,7 +5,10 @@
 #
 # Environment: NNODES (1), NODE_RANK (0), PORT (29500), MASTER_ADDR
 # (127.0.0.1), PYTHON (python). GPUS is the number of processes per node;
-# on a machine without CUDA they run on the CPU with gloo.
+# on a machine without CUDA they run on the CPU with gloo. A rank that
+# waits for a stuck one longer than env_cfg.dist_cfg.timeout seconds (300
+# by default) fails instead of hanging; torchrun sets
+# TORCH_NCCL_ASYNC_ERROR_HANDLING=1, which NCCL needs for that.
 set -euo pipefail
 
 if [ $# -lt 2 ]; then

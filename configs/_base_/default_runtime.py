@@ -2,7 +2,13 @@ default_scope = 'vosbench'
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='nccl'),
+    # timeout (seconds): a rank that waits longer than this for the others
+    # in a collective (a stuck or stopped worker) fails instead of hanging;
+    # torch's defaults are 30 min (gloo) and 10 min (NCCL). With NCCL it
+    # fires only with TORCH_NCCL_ASYNC_ERROR_HANDLING (torchrun, so
+    # dist_train.sh, sets it to 1) or TORCH_NCCL_BLOCKING_WAIT=1; see
+    # docs/user_guides/train_test.md
+    dist_cfg=dict(backend='nccl', timeout=300),
 )
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(

@@ -6,7 +6,16 @@ model in DDP with ``device_ids=[LOCAL_RANK]``; both fail without a GPU. On a
 machine without CUDA, :func:`setup_cpu_distributed` initialises the process
 group itself with the gloo backend and configures DDP with
 ``device_ids=None``; with CUDA it changes nothing.
+
+Either way the process group's timeout is ``env_cfg.dist_cfg.timeout``
+(seconds; 300 in ``configs/_base_/default_runtime.py``): a rank that waits
+longer for the others in a collective, because one of them is stuck, fails
+with an error naming the timeout instead of hanging for torch's default 30
+minutes (gloo). On the GPU path mmengine's ``init_dist`` converts the same
+number to the ``timedelta`` that ``init_process_group`` takes.
 """
+import datetime
+import numbers
 import os
 import subprocess
 from typing import Optional
@@ -43,21 +52,47 @@ def _env_from_mpi() -> None:
     os.environ.setdefault('MASTER_PORT', '29500')
 
 
+def _checked_timeout(dist_cfg) -> Optional[datetime.timedelta]:
+    """``dist_cfg['timeout']`` (seconds or a timedelta) as a timedelta;
+    None when unset. Anything but a positive number is an error naming the
+    config key."""
+    timeout = dist_cfg.get('timeout')
+    if timeout is None:
+        return None
+    if isinstance(timeout, datetime.timedelta):
+        seconds = timeout.total_seconds()
+    elif (isinstance(timeout, numbers.Real)
+          and not isinstance(timeout, bool)):
+        seconds = float(timeout)
+    else:
+        raise TypeError('env_cfg.dist_cfg.timeout must be a number of '
+                        f'seconds, got {timeout!r}')
+    if not seconds > 0:
+        raise ValueError('env_cfg.dist_cfg.timeout must be a positive '
+                         f'number of seconds, got {timeout!r}')
+    return datetime.timedelta(seconds=seconds)
+
+
 def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
     """Prepare ``cfg`` (and the process group) for CPU distributed runs.
 
     Args:
         cfg (Config): The runner config; ``env_cfg.dist_cfg.backend`` and
-            ``model_wrapper_cfg`` are set when running on CPU.
+            ``model_wrapper_cfg`` are set when running on CPU, and
+            ``env_cfg.dist_cfg.timeout`` (seconds) is checked and passed to
+            ``init_process_group``.
         launcher (str): 'none', 'pytorch', 'slurm' or 'mpi'.
 
     Returns:
         bool: True when the CPU path was taken (gloo initialised).
     """
-    if launcher == 'none' or torch.cuda.is_available():
+    if launcher == 'none':
         return False
     env_cfg = cfg.setdefault('env_cfg', {})
     dist_cfg = env_cfg.setdefault('dist_cfg', {})
+    timeout = _checked_timeout(dist_cfg)
+    if torch.cuda.is_available():
+        return False
     dist_cfg['backend'] = 'gloo'
     wrapper = dict(cfg.get('model_wrapper_cfg') or {})
     wrapper.setdefault('type', 'MMDistributedDataParallel')
@@ -76,9 +111,8 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
     if not torch_dist.is_initialized():
         kwargs = {k: v for k, v in dist_cfg.items()
                   if k not in ('backend', 'port')}
-        if 'timeout' in kwargs and not hasattr(kwargs['timeout'], 'seconds'):
-            import datetime
-            kwargs['timeout'] = datetime.timedelta(seconds=kwargs['timeout'])
+        if timeout is not None:
+            kwargs['timeout'] = timeout
         torch_dist.init_process_group(backend='gloo', **kwargs)
     return True
 
