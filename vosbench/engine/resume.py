@@ -3,9 +3,10 @@
 mmengine's auto-resume reads ``<work_dir>/last_checkpoint`` and hands the
 name it holds to the runner unchecked: a truncated checkpoint ends in a
 traceback from torch's zip reader, an empty ``last_checkpoint`` in
-"checkpoint file not found: " with an empty name. :func:`find_resume_checkpoint`
-opens the checkpoint first (with :func:`~vosbench.engine.load_local_checkpoint`,
-``weights_only``); when it is damaged or missing it says which file and why,
+"checkpoint file not found: " with an empty name.
+:func:`find_resume_checkpoint` opens the checkpoint first (with
+:func:`~vosbench.engine.load_local_checkpoint`, ``weights_only``); when it
+is damaged or missing it says which file and why,
 and falls back to the newest intact ``iter_<N>.pth`` / ``epoch_<N>.pth`` of
 the work dir, or fails naming both the file and the folder searched.
 """
