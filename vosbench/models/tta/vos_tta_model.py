@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from vosbench.inference.averaging_stream import (AveragingStream,
                                                  merge_probabilities)
+from vosbench.inference.stream_options import check_stream_overrides
 from vosbench.inference.video_segmenter import StreamingSegmenterMixin
 from vosbench.registry import MODELS
 from .views import DEFAULT_TTA_VIEWS, build_views
@@ -69,7 +70,8 @@ class VOSTTAModel(StreamingSegmenterMixin, BaseTTAModel):
     def new_stream(self, object_ids: Sequence[int], **overrides
                    ) -> AveragingStream:
         """An :class:`AveragingStream` over one stream of the module per
-        view."""
+        view (``overrides``, checked first, go to every view's stream)."""
+        check_stream_overrides(overrides)
         return AveragingStream(
             [self.module.new_stream(object_ids, **overrides)
              for _ in self.views], views=self.views)

@@ -9,8 +9,10 @@ from torch import nn
 
 from vosbench.inference.averaging_stream import (AveragingStream,
                                                  normalized_weights)
+from vosbench.inference.stream_options import check_stream_overrides
 from vosbench.inference.video_segmenter import StreamingSegmenterMixin
 from vosbench.registry import MODELS
+from vosbench.utils.option_checks import OptionError
 
 
 @MODELS.register_module()
@@ -110,7 +112,12 @@ class VOSEnsemble(StreamingSegmenterMixin, BaseModel):
             model_cfg = cfg.model
         else:
             model_cfg = member['model']
-        model = MODELS.build(model_cfg)
+        try:
+            model = MODELS.build(model_cfg)
+        except OptionError as exc:
+            source = member.get('config', 'its model config')
+            raise OptionError(f'ensemble member {index} ({source}): {exc}'
+                              ) from exc
         if not hasattr(model, 'new_stream'):
             raise TypeError(f'ensemble member {index}: {type(model).__name__}'
                             ' has no new_stream() (not a streaming VOS '
@@ -154,7 +161,9 @@ class VOSEnsemble(StreamingSegmenterMixin, BaseModel):
     def new_stream(self, object_ids: Sequence[int], **overrides
                    ) -> AveragingStream:
         """An :class:`AveragingStream` over one stream per member (each with
-        its member's ``test_cfg``, updated with ``overrides``)."""
+        its member's ``test_cfg``, updated with ``overrides``, which are
+        checked first)."""
+        check_stream_overrides(overrides)
         self.load_checkpoints()
         return AveragingStream(
             [m.new_stream(object_ids, **overrides) for m in self.members],

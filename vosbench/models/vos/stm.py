@@ -7,10 +7,28 @@ from torch import Tensor
 
 from vosbench.registry import (BACKBONES, DECODERS, MEMORY_READERS,
                                MODELS)
+from vosbench.utils.option_checks import (Option, check_options, optional,
+                                          positive_int)
 from .soft_aggregation import aggregated_probs, soft_aggregate
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+#: What STM's ``train_cfg`` accepts: option -> (default, allowed values).
+#:
+#: - ``max_objects``: object channels of a training batch; None: the most
+#:   objects of its clips.
+TRAIN_OPTIONS = dict(
+    max_objects=Option(None, optional(positive_int)),
+)
+
+
+#: STM's own ``test_cfg`` options, besides the stream options
+#: (:data:`vosbench.inference.stream_options.STREAM_OPTIONS`, the memory
+#: protocol): options of the whole-video driver, one line each, e.g.
+#: ``precision=Option('fp32', one_of('fp32', 'fp16'))``. None yet.
+TEST_OPTIONS: Dict[str, Option] = dict()
+
 
 @MODELS.register_module()
 class STM(BaseModel):
@@ -23,6 +41,11 @@ class STM(BaseModel):
     the query key/value and its stride-8 and stride-4 outputs the decoder's
     skips.
 
+    ``train_cfg`` and ``test_cfg`` are checked when the model is built: an
+    unknown key, or a value of the wrong type or range, is an error naming
+    the config key (e.g. ``model.test_cfg.mem_evry``) and listing the
+    accepted ones.
+
     Args:
         memory_encoder (dict): BACKBONES config, 5 input channels, whose last
             output is stride 16.
@@ -34,12 +57,14 @@ class STM(BaseModel):
         decoder (dict): DECODERS config.
         loss (dict): Loss on the aggregated logits. Defaults to
             cross-entropy.
-        train_cfg (dict, optional): ``max_objects`` (the object channels
-            of a training batch; default: the most objects of its clips).
+        train_cfg (dict, optional): :data:`TRAIN_OPTIONS`: ``max_objects``
+            (the object channels of a training batch; default: the most
+            objects of its clips).
         test_cfg (dict, optional): The memory protocol of the video
-            streams (:data:`vosbench.inference.STREAM_DEFAULTS`:
-            ``mem_every``, ``keep_previous``, ``max_memory_frames``,
-            ``pad_divisor``, ``aggregation_channels``).
+            streams (:data:`vosbench.inference.stream_options.
+            STREAM_OPTIONS`: ``mem_every``, ``keep_previous``,
+            ``max_memory_frames``, ``pad_divisor``,
+            ``aggregation_channels``) and STM's own :data:`TEST_OPTIONS`.
         data_preprocessor (dict, optional): Defaults to
             ``VOSDataPreprocessor``.
     """
@@ -79,6 +104,12 @@ class STM(BaseModel):
             'pixel_std', torch.tensor(pixel_std).view(1, 3, 1, 1), False)
         self.train_cfg = dict(train_cfg or {})
         self.test_cfg = dict(test_cfg or {})
+        check_options(self.train_cfg, TRAIN_OPTIONS, 'model.train_cfg')
+        # the table of the stream options lives with the streams (the layer
+        # above); importing it when a model is built keeps importing
+        # vosbench.models free of it
+        from vosbench.inference.stream_options import check_test_cfg
+        check_test_cfg(self.test_cfg, TEST_OPTIONS)
 
     # ------------------------------------------------------------------
     # building blocks shared by training and inference
@@ -250,8 +281,10 @@ class STM(BaseModel):
             list[Tensor]: ``(B, K + 1, H, W)`` logits of frames 1..T-1.
         """
         masks = torch.stack([s['masks'] for s in data_samples])
-        max_objects = int(self.train_cfg.get(
-            'max_objects', max(int(s['num_objects']) for s in data_samples)))
+        max_objects = self.train_cfg.get('max_objects')
+        if max_objects is None:
+            max_objects = max(int(s['num_objects']) for s in data_samples)
+        max_objects = int(max_objects)
         num_objects = torch.tensor([int(s['num_objects'])
                                     for s in data_samples],
                                    device=frames.device)
@@ -287,9 +320,10 @@ class STM(BaseModel):
     # this network. These three entry points (mmengine's test loop calls
     # predict; new_stream and segment_video are public API) import it when
     # they are called, so that importing vosbench.models never loads the
-    # layer above it: these are the only imports from models up to
-    # inference besides the TTA and ensemble wrappers, which are built on
-    # its averaging stream.
+    # layer above it: these (and the check of ``test_cfg`` against the
+    # stream options' table when a model is built) are the only imports
+    # from models up to inference besides the TTA and ensemble wrappers,
+    # which are built on its averaging stream.
     def new_stream(self, object_ids: Sequence[int], **overrides):
         """A :class:`vosbench.inference.VideoStream` over this network with
         the memory protocol of ``test_cfg`` (``overrides`` win)."""
