@@ -105,9 +105,12 @@ def test_test_cfg_types_and_ranges(key, value, expected):
 @pytest.mark.parametrize('key,value,expected', [
     ('max_object', 3,
      'unknown key model.train_cfg.max_object (did you mean max_objects?); '
-     'model.train_cfg accepts: max_objects'),
+     'model.train_cfg accepts: max_objects, nonfinite_loss'),
     ('max_objects', 0,
      'model.train_cfg.max_objects must be None or a positive integer'),
+    ('nonfinite_loss', 'ignore',
+     "model.train_cfg.nonfinite_loss must be one of 'raise', 'skip', got "
+     "'ignore'"),
 ])
 def test_train_cfg_keys_and_values(key, value, expected):
     with pytest.raises(ValueError) as info:
@@ -120,7 +123,8 @@ def test_allowed_values_are_accepted():
                      'model.test_cfg.keep_previous': False,
                      'model.test_cfg.max_memory_frames': 10,
                      'model.test_cfg.aggregation_channels': 11,
-                     'model.train_cfg.max_objects': None})
+                     'model.train_cfg.max_objects': None,
+                     'model.train_cfg.nonfinite_loss': 'skip'})
     stream = model.new_stream([1, 2])
     assert (stream.mem_every, stream.keep_previous,
             stream.max_memory_frames) == (1, False, 10)

@@ -85,17 +85,28 @@ class SelectObjects(BaseTransform):
     relabel them ``1..K`` in random order (everything else background, void
     kept as 255).
 
-    Returns None (the dataset then draws another sample) when no object has
-    ``min_pixels`` in the first frame.
+    Returns None (the dataset then draws another sample) when the clip
+    cannot be trained on:
+
+    - no object has ``min_pixels`` in the first frame;
+    - a frame after the first has no labelled pixel (all void): its loss
+      is undefined (NaN for a batch of such clips);
+    - the chosen objects have fewer than ``min_later_pixels`` pixels in
+      all the frames after the first together (they are gone: the clip is
+      all background and void after its first frame).
 
     Args:
         max_objects (int): Defaults to 3.
         min_pixels (int): Defaults to 50.
+        min_later_pixels (int): Defaults to 1; 0 keeps clips whose objects
+            leave after the first frame.
     """
 
-    def __init__(self, max_objects: int = 3, min_pixels: int = 50):
+    def __init__(self, max_objects: int = 3, min_pixels: int = 50,
+                 min_later_pixels: int = 1):
         self.max_objects = max_objects
         self.min_pixels = min_pixels
+        self.min_later_pixels = min_later_pixels
 
     def transform(self, results: dict) -> Optional[dict]:
         masks = results['masks']
@@ -110,7 +121,17 @@ class SelectObjects(BaseTransform):
         lut[VOID_LABEL] = VOID_LABEL
         for new_id, old_id in enumerate(chosen, start=1):
             lut[old_id] = new_id
-        results['masks'] = [lut[m] for m in masks]
+        masks = [lut[m] for m in masks]
+        later = masks[1:]
+        if any(not np.any(m != VOID_LABEL) for m in later):
+            return None
+        if later and self.min_later_pixels > 0:
+            object_pixels = sum(
+                int(np.count_nonzero((m != 0) & (m != VOID_LABEL)))
+                for m in later)
+            if object_pixels < self.min_later_pixels:
+                return None
+        results['masks'] = masks
         results['object_ids'] = chosen
         results['num_objects'] = len(chosen)
         return results

@@ -1,14 +1,18 @@
 """Space-Time Memory network (Oh et al., ICCV 2019)."""
+import logging
+from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
+from mmengine.dist import all_reduce, get_world_size
+from mmengine.logging import MessageHub, print_log
 from mmengine.model import BaseModel
 from torch import Tensor
 
 from vosbench.registry import (BACKBONES, DECODERS, MEMORY_READERS,
                                MODELS)
-from vosbench.utils.option_checks import (Option, check_options, optional,
-                                          positive_int)
+from vosbench.utils.option_checks import (Option, check_options, one_of,
+                                          optional, positive_int)
 from .soft_aggregation import aggregated_probs, soft_aggregate
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -18,8 +22,14 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 #:
 #: - ``max_objects``: object channels of a training batch; None: the most
 #:   objects of its clips.
+#: - ``nonfinite_loss``: what a training step whose loss is NaN or infinite
+#:   does: ``'raise'`` stops training with an error naming the iteration and
+#:   the clips (video and frame indices); ``'skip'`` drops the step (no
+#:   optimizer update; the weights stay as they were), logs a warning and
+#:   counts it as ``nonfinite_skipped`` in the message hub.
 TRAIN_OPTIONS = dict(
     max_objects=Option(None, optional(positive_int)),
+    nonfinite_loss=Option('raise', one_of('raise', 'skip')),
 )
 
 
@@ -28,6 +38,11 @@ TRAIN_OPTIONS = dict(
 #: protocol): options of the whole-video driver, one line each, e.g.
 #: ``precision=Option('fp32', one_of('fp32', 'fp16'))``. None yet.
 TEST_OPTIONS: Dict[str, Option] = dict()
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A training step's loss is NaN or infinite (``nonfinite_loss='raise'``).
+    """
 
 
 @MODELS.register_module()
@@ -59,7 +74,8 @@ class STM(BaseModel):
             cross-entropy.
         train_cfg (dict, optional): :data:`TRAIN_OPTIONS`: ``max_objects``
             (the object channels of a training batch; default: the most
-            objects of its clips).
+            objects of its clips) and ``nonfinite_loss`` (``'raise'``, the
+            default, or ``'skip'``).
         test_cfg (dict, optional): The memory protocol of the video
             streams (:data:`vosbench.inference.stream_options.
             STREAM_OPTIONS`: ``mem_every``, ``keep_previous``,
@@ -110,6 +126,10 @@ class STM(BaseModel):
         # vosbench.models free of it
         from vosbench.inference.stream_options import check_test_cfg
         check_test_cfg(self.test_cfg, TEST_OPTIONS)
+        # what the current training batch is, for the non-finite loss
+        # message: ``(seq_name, clip_indices)`` per clip
+        self._current_clips: List[Tuple[Optional[str], list]] = []
+        self._skip_this_step = False
 
     # ------------------------------------------------------------------
     # building blocks shared by training and inference
@@ -307,11 +327,94 @@ class STM(BaseModel):
     def loss(self, frames: Tensor, data_samples: List[dict]
              ) -> Dict[str, Tensor]:
         """Cross-entropy of the aggregated logits of frames 1..T-1."""
+        self._current_clips = [(s.get('seq_name'),
+                                list(s.get('clip_indices') or []))
+                               for s in data_samples]
         logits = self.forward_clips(frames, data_samples)
         masks = torch.stack([s['masks'] for s in data_samples])
         losses = [self.loss_module(frame_logits, masks[:, t + 1])
                   for t, frame_logits in enumerate(logits)]
         return dict(loss_ce=torch.stack(losses).mean())
+
+    # ------------------------------------------------------------------
+    # training steps: a non-finite loss never reaches the weights
+    def parse_losses(self, losses: Dict[str, Tensor]
+                     ) -> Tuple[Tensor, Dict[str, Tensor]]:
+        """mmengine's parsing, then the non-finite check (see
+        :data:`TRAIN_OPTIONS` ``nonfinite_loss``).
+
+        Both :meth:`train_step` and mmengine's distributed wrapper call it
+        before ``optim_wrapper.update_params``. In a distributed run the
+        ranks agree (one all-reduce): when any rank's loss is not finite,
+        every rank raises, or every rank skips the step. A skipped step
+        returns a zero loss tied to the parameters, so that a distributed
+        backward still runs on every rank (with zero gradients);
+        :meth:`train_step` does not step the optimizer at all.
+        """
+        loss, log_vars = super().parse_losses(losses)
+        self._skip_this_step = False
+        if not self.training:
+            return loss, log_vars
+        local_finite = bool(torch.isfinite(loss.detach()).all())
+        finite = local_finite
+        if get_world_size() > 1:
+            flag = torch.tensor(float(local_finite), device=loss.device)
+            all_reduce(flag, op='min')
+            finite = bool(flag.item())
+        if finite:
+            return loss, log_vars
+        message_hub = MessageHub.get_current_instance()
+        iteration = message_hub.get_info('iter')
+        where = (f'iteration {iteration}' if iteration is not None else
+                 'a training step')
+        if local_finite:
+            what = ('the loss of another rank is not finite; this rank\'s '
+                    'clips: ' + self._describe_clips())
+        else:
+            values = ', '.join(f'{k}={float(v.detach()):g}'
+                               for k, v in log_vars.items())
+            what = (f'non-finite loss ({values}) on the clips '
+                    + self._describe_clips())
+        mode = self.train_cfg.get('nonfinite_loss',
+                                  TRAIN_OPTIONS['nonfinite_loss'].default)
+        if mode == 'raise':
+            raise NonFiniteLossError(
+                f'{where}: {what}. Training stops before the optimizer '
+                'step, so the weights are still finite. Check these clips\' '
+                'masks (a frame with no labelled pixel has no loss), or set '
+                "model.train_cfg.nonfinite_loss='skip' to skip such steps.")
+        skipped = int(message_hub.get_info('nonfinite_skipped', 0)) + 1
+        message_hub.update_info('nonfinite_skipped', skipped)
+        print_log(f'{where}: {what}; step skipped ({skipped} skipped so '
+                  'far)', logger='current', level=logging.WARNING)
+        self._skip_this_step = True
+        zero = sum((p.sum() * 0 for p in self.parameters()
+                    if p.requires_grad), loss.new_zeros(()))
+        return zero, OrderedDict(
+            nonfinite_skipped=torch.tensor(float(skipped)))
+
+    def _describe_clips(self, limit: int = 4) -> str:
+        clips = [f'{seq} frames {list(indices)}'
+                 for seq, indices in self._current_clips[:limit]]
+        more = len(self._current_clips) - limit
+        if more > 0:
+            clips.append(f'... ({more} more)')
+        return '; '.join(clips) if clips else '(unknown clips)'
+
+    def train_step(self, data, optim_wrapper) -> Dict[str, Tensor]:
+        """mmengine's training step, except that a step whose loss is not
+        finite is never applied: it raises, or (``nonfinite_loss='skip'``)
+        zeroes the gradients and leaves the weights as they were."""
+        with optim_wrapper.optim_context(self):
+            data = self.data_preprocessor(data, True)
+            losses = self._run_forward(data, mode='loss')
+        parsed_losses, log_vars = self.parse_losses(losses)
+        if self._skip_this_step:
+            self._skip_this_step = False
+            optim_wrapper.zero_grad()
+            return log_vars
+        optim_wrapper.update_params(parsed_losses)
+        return log_vars
 
     # ------------------------------------------------------------------
     # running the network over a video
