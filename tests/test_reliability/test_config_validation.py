@@ -62,7 +62,7 @@ def test_tools_test_rejects_bad_test_cfg(tmp_path, data_root, checkpoint,
                                          option, message):
     """Before: the typo ran the test with the default, ``abc`` failed
     inside the first video with a TypeError naming no key."""
-    config = osp.join(str(tmp_path), 'cfg.py')
+    config = osp.join(str(tmp_path), f'validation_{len(option)}.py')
     with open(config, 'w') as f:
         f.write(f'''_base_ = [
     {TINY_MODEL!r},
