@@ -1,11 +1,7 @@
 """Space-Time Memory network (Oh et al., ICCV 2019)."""
-import logging
-from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
-from mmengine.dist import all_reduce, get_world_size
-from mmengine.logging import MessageHub, print_log
 from mmengine.model import BaseModel
 from torch import Tensor
 
@@ -13,6 +9,7 @@ from vosbench.registry import (BACKBONES, DECODERS, MEMORY_READERS,
                                MODELS)
 from vosbench.utils.option_checks import (Option, check_options, one_of,
                                           optional, positive_int)
+from .nonfinite_loss import NonFiniteLossError, NonFiniteLossGuard
 from .soft_aggregation import aggregated_probs, soft_aggregate
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -40,13 +37,8 @@ TRAIN_OPTIONS = dict(
 TEST_OPTIONS: Dict[str, Option] = dict()
 
 
-class NonFiniteLossError(FloatingPointError):
-    """A training step's loss is NaN or infinite (``nonfinite_loss='raise'``).
-    """
-
-
 @MODELS.register_module()
-class STM(BaseModel):
+class STM(NonFiniteLossGuard, BaseModel):
     """Space-Time Memory network.
 
     Frames come in as RGB in [0, 1] and are normalised here (after padding,
@@ -126,10 +118,6 @@ class STM(BaseModel):
         # vosbench.models free of it
         from vosbench.inference.stream_options import check_test_cfg
         check_test_cfg(self.test_cfg, TEST_OPTIONS)
-        # what the current training batch is, for the non-finite loss
-        # message: ``(seq_name, clip_indices)`` per clip
-        self._current_clips: List[Tuple[Optional[str], list]] = []
-        self._skip_this_step = False
 
     # ------------------------------------------------------------------
     # building blocks shared by training and inference
@@ -327,94 +315,12 @@ class STM(BaseModel):
     def loss(self, frames: Tensor, data_samples: List[dict]
              ) -> Dict[str, Tensor]:
         """Cross-entropy of the aggregated logits of frames 1..T-1."""
-        self._current_clips = [(s.get('seq_name'),
-                                list(s.get('clip_indices') or []))
-                               for s in data_samples]
+        self.remember_clips(data_samples)
         logits = self.forward_clips(frames, data_samples)
         masks = torch.stack([s['masks'] for s in data_samples])
         losses = [self.loss_module(frame_logits, masks[:, t + 1])
                   for t, frame_logits in enumerate(logits)]
         return dict(loss_ce=torch.stack(losses).mean())
-
-    # ------------------------------------------------------------------
-    # training steps: a non-finite loss never reaches the weights
-    def parse_losses(self, losses: Dict[str, Tensor]
-                     ) -> Tuple[Tensor, Dict[str, Tensor]]:
-        """mmengine's parsing, then the non-finite check (see
-        :data:`TRAIN_OPTIONS` ``nonfinite_loss``).
-
-        Both :meth:`train_step` and mmengine's distributed wrapper call it
-        before ``optim_wrapper.update_params``. In a distributed run the
-        ranks agree (one all-reduce): when any rank's loss is not finite,
-        every rank raises, or every rank skips the step. A skipped step
-        returns a zero loss tied to the parameters, so that a distributed
-        backward still runs on every rank (with zero gradients);
-        :meth:`train_step` does not step the optimizer at all.
-        """
-        loss, log_vars = super().parse_losses(losses)
-        self._skip_this_step = False
-        if not self.training:
-            return loss, log_vars
-        local_finite = bool(torch.isfinite(loss.detach()).all())
-        finite = local_finite
-        if get_world_size() > 1:
-            flag = torch.tensor(float(local_finite), device=loss.device)
-            all_reduce(flag, op='min')
-            finite = bool(flag.item())
-        if finite:
-            return loss, log_vars
-        message_hub = MessageHub.get_current_instance()
-        iteration = message_hub.get_info('iter')
-        where = (f'iteration {iteration}' if iteration is not None else
-                 'a training step')
-        if local_finite:
-            what = ('the loss of another rank is not finite; this rank\'s '
-                    'clips: ' + self._describe_clips())
-        else:
-            values = ', '.join(f'{k}={float(v.detach()):g}'
-                               for k, v in log_vars.items())
-            what = (f'non-finite loss ({values}) on the clips '
-                    + self._describe_clips())
-        mode = self.train_cfg.get('nonfinite_loss',
-                                  TRAIN_OPTIONS['nonfinite_loss'].default)
-        if mode == 'raise':
-            raise NonFiniteLossError(
-                f'{where}: {what}. Training stops before the optimizer '
-                'step, so the weights are still finite. Check these clips\' '
-                'masks (a frame with no labelled pixel has no loss), or set '
-                "model.train_cfg.nonfinite_loss='skip' to skip such steps.")
-        skipped = int(message_hub.get_info('nonfinite_skipped', 0)) + 1
-        message_hub.update_info('nonfinite_skipped', skipped)
-        print_log(f'{where}: {what}; step skipped ({skipped} skipped so '
-                  'far)', logger='current', level=logging.WARNING)
-        self._skip_this_step = True
-        zero = sum((p.sum() * 0 for p in self.parameters()
-                    if p.requires_grad), loss.new_zeros(()))
-        return zero, OrderedDict(
-            nonfinite_skipped=torch.tensor(float(skipped)))
-
-    def _describe_clips(self, limit: int = 4) -> str:
-        clips = [f'{seq} frames {list(indices)}'
-                 for seq, indices in self._current_clips[:limit]]
-        more = len(self._current_clips) - limit
-        if more > 0:
-            clips.append(f'... ({more} more)')
-        return '; '.join(clips) if clips else '(unknown clips)'
-
-    def train_step(self, data, optim_wrapper) -> Dict[str, Tensor]:
-        """mmengine's training step, except that a step whose loss is not
-        finite is never applied: it raises, or (``nonfinite_loss='skip'``)
-        zeroes the gradients and leaves the weights as they were."""
-        with optim_wrapper.optim_context(self):
-            data = self.data_preprocessor(data, True)
-            losses = self._run_forward(data, mode='loss')
-        parsed_losses, log_vars = self.parse_losses(losses)
-        if self._skip_this_step:
-            self._skip_this_step = False
-            optim_wrapper.zero_grad()
-            return log_vars
-        optim_wrapper.update_params(parsed_losses)
-        return log_vars
 
     # ------------------------------------------------------------------
     # running the network over a video
