@@ -26,6 +26,7 @@ without the resume check), to see the tests fail.
 import json
 import os
 import os.path as osp
+import re
 import shutil
 import signal
 import subprocess
@@ -199,9 +200,14 @@ def _instrument(events):
     IterBasedTrainLoop.run_iter = run_iter
 
     # Speed only: the config's text (in the log and each checkpoint's meta)
-    # is not reformatted with yapf, which takes most of a toy run's time.
+    # is not reformatted with yapf, which takes most of a toy run's time;
+    # and fsync returns at once: a killed process loses nothing the kernel
+    # has (fsync matters for power cuts, which are not simulated here;
+    # test_best_and_published_checkpoints_are_written_atomically checks
+    # that each file is fsynced before its rename).
     import mmengine.config.config as config_module
     config_module.FormatCode = lambda text, **kwargs: (text, False)
+    os.fsync = lambda fd: None
 
 
 def _fork_train(train_tool, argv, log_path, kill_at=None, events_path=None):
@@ -256,6 +262,8 @@ def drive(out_dir):
     import matplotlib.pyplot  # noqa: F401 (the visualizer's figure)
     import mmengine.runner  # noqa: F401
     import torch._dynamo  # noqa: F401 (the optimizer's first build)
+    from mmengine.utils.dl_utils import collect_env
+    collect_env()  # the runner's first log lines (imports setuptools)
 
     import vosbench.engine  # noqa: F401
     from vosbench.utils import register_all_modules
@@ -528,6 +536,15 @@ def test_resume_from_a_damaged_named_checkpoint_is_an_error(tmp_path):
     assert find_resume_checkpoint(str(tmp_path), str(good)) == str(good)
     # a fresh work dir: nothing to resume, train from scratch
     assert find_resume_checkpoint(str(tmp_path / 'new')) is None
+    # no last_checkpoint (the first save was interrupted; mmengine's own
+    # hook writes it in place) and no intact checkpoint: from scratch too
+    first = tmp_path / 'first'
+    first.mkdir()
+    (first / 'iter_2.pth').write_bytes(good.read_bytes()[:40])
+    warnings = []
+    assert find_resume_checkpoint(str(first), warn=warnings.append) is None
+    assert len(warnings) == 1 and str(first / 'iter_2.pth') in warnings[0]
+    assert 'training from scratch' in warnings[0]
 
 
 def test_configs_use_the_atomic_hook():
@@ -548,3 +565,119 @@ def test_configs_use_the_atomic_hook():
     assert CheckpointHook._save_checkpoint_with_step.__module__ == \
         'mmengine.hooks.checkpoint_hook'
     assert Runner.save_checkpoint.__module__ == 'mmengine.runner.runner'
+
+
+def test_best_and_published_checkpoints_are_written_atomically(
+        tmp_path, monkeypatch):
+    """``save_best`` and ``published_keys`` go through the same write and
+    rename; the previous best is removed only after the new one exists."""
+    from mmengine.evaluator import BaseMetric
+    from mmengine.model import BaseModel
+    from mmengine.runner import Runner
+    from torch.utils.data import Dataset
+
+    from vosbench.engine import (install_safe_checkpoint_loader,
+                                 load_local_checkpoint)
+    from vosbench.engine.hooks import AtomicCheckpointHook
+    install_safe_checkpoint_loader()  # as the tools do
+    import vosbench.engine.hooks.atomic_checkpoint_hook as hook_module
+    atomic_writes, renames = [], []
+    original_write = hook_module.atomic_write
+    original_replace = hook_module.replace_into_place
+
+    def atomic_write(path, data):
+        atomic_writes.append((osp.basename(path), data))
+        original_write(path, data)
+
+    def replace_into_place(tmp, path):
+        renames.append(osp.basename(path))
+        original_replace(tmp, path)
+
+    monkeypatch.setattr(hook_module, 'atomic_write', atomic_write)
+    monkeypatch.setattr(hook_module, 'replace_into_place',
+                        replace_into_place)
+    synced, original_fsync, original_rename = [], os.fsync, os.replace
+
+    def fsync(fd):
+        synced.append(os.readlink(f'/proc/self/fd/{fd}'))
+        original_fsync(fd)
+
+    def rename(src, dst):
+        # the file and its folder were flushed before it is renamed
+        renamed_unsynced.extend([src] if src not in synced else [])
+        original_rename(src, dst)
+
+    renamed_unsynced = []
+    monkeypatch.setattr(os, 'fsync', fsync)
+    monkeypatch.setattr(os, 'replace', rename)
+
+    class Model(BaseModel):
+
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(2, 1)
+
+        def forward(self, inputs, data_samples=None, mode='tensor'):
+            out = self.linear(inputs)
+            if mode == 'loss':
+                return dict(loss=((out.squeeze(1) - data_samples)**2).mean())
+            return [out]
+
+    class Data(Dataset):
+
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, index):
+            return dict(inputs=torch.tensor([float(index), 1.0]),
+                        data_samples=torch.tensor(float(index)))
+
+    class Rising(BaseMetric):
+        """acc = the number of evaluations so far: each one is the best."""
+        calls = 0
+
+        def process(self, data_batch, data_samples):
+            self.results.append(0)
+
+        def compute_metrics(self, results):
+            Rising.calls += 1
+            return dict(acc=float(Rising.calls))
+
+    loader = dict(dataset=Data(), sampler=dict(type='DefaultSampler',
+                                               shuffle=False),
+                  collate_fn=dict(type='default_collate'), batch_size=2,
+                  num_workers=0)
+    hook = AtomicCheckpointHook(interval=2, by_epoch=False, save_best='acc',
+                                rule='greater', max_keep_ckpts=1,
+                                published_keys=['meta', 'state_dict'])
+    runner = Runner(
+        model=Model(), work_dir=str(tmp_path), train_dataloader=loader,
+        val_dataloader=loader, val_evaluator=[Rising()],
+        val_cfg=dict(), optim_wrapper=dict(optimizer=dict(type='SGD',
+                                                          lr=0.01)),
+        train_cfg=dict(by_epoch=False, max_iters=4, val_interval=2),
+        default_hooks=dict(checkpoint=hook), default_scope='vosbench')
+    runner.train()
+    names = sorted(os.listdir(tmp_path))
+    assert 'best_acc_iter_4.pth' in names and 'best_acc_iter_2.pth' not in \
+        names, names
+    assert 'iter_4.pth' in names and 'iter_2.pth' not in names, names
+    assert not [n for n in names if n.endswith('.tmp')], names
+    published = [n for n in names if n.startswith('iter_4-')]
+    assert len(published) == 1, names
+    assert set(load_local_checkpoint(str(tmp_path / published[0]))) == {
+        'meta', 'state_dict'}
+    for name in ('best_acc_iter_4.pth', 'iter_4.pth'):
+        assert 'state_dict' in load_local_checkpoint(str(tmp_path / name))
+    # every checkpoint, and last_checkpoint each time (also when saved
+    # again after a new best), was renamed into place
+    last = str(tmp_path / 'iter_4.pth')
+    assert (tmp_path / 'last_checkpoint').read_text() == last
+    saves = [name for name in renames if re.match(r'iter_\d+\.pth$', name)]
+    assert [name for name, _ in atomic_writes] == ['last_checkpoint'] * len(
+        saves), (atomic_writes, renames)
+    assert set(renames) >= {'iter_2.pth', 'iter_4.pth', 'best_acc_iter_2.pth',
+                            'best_acc_iter_4.pth', published[0]}, renames
+    if sys.platform.startswith('linux'):  # /proc/self/fd names the files
+        assert not renamed_unsynced, renamed_unsynced
+        assert str(tmp_path) in synced  # the folder, after the renames

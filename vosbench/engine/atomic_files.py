@@ -44,6 +44,11 @@ def fsync_path(path: str) -> None:
         os.close(fd)
 
 
+def _rename_and_sync(tmp_path: str, path: str) -> None:
+    os.replace(tmp_path, path)
+    fsync_path(osp.dirname(osp.abspath(path)))
+
+
 def replace_into_place(tmp_path: str, path: str) -> None:
     """Flush ``tmp_path`` and rename it to ``path`` (same folder), then flush
     the folder. ``tmp_path`` may be a folder (DeepSpeed-style checkpoints);
@@ -56,8 +61,7 @@ def replace_into_place(tmp_path: str, path: str) -> None:
             shutil.rmtree(path)
     else:
         fsync_path(tmp_path)
-    os.replace(tmp_path, path)
-    fsync_path(osp.dirname(osp.abspath(path)))
+    _rename_and_sync(tmp_path, path)
 
 
 def atomic_write(path: str, data: Union[bytes, str],
@@ -77,4 +81,4 @@ def atomic_write(path: str, data: Union[bytes, str],
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-    replace_into_place(tmp_path, path)
+    _rename_and_sync(tmp_path, path)

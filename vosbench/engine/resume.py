@@ -110,9 +110,9 @@ def find_resume_checkpoint(
             or missing file (default: a warning in the current logger).
 
     Returns:
-        str or None: The path to resume from; None when the work dir has
-        neither ``last_checkpoint`` nor checkpoints (a fresh start, as
-        mmengine does).
+        str or None: The path to resume from; None when the work dir has no
+        ``last_checkpoint`` and no intact checkpoint (a fresh start, as
+        mmengine does without ``last_checkpoint``).
 
     Raises:
         ResumeError: when the checkpoint to resume from is damaged and no
@@ -163,6 +163,12 @@ def find_resume_checkpoint(
         return other
     searched = ' and '.join(dict.fromkeys(folders))
     details = ('; damaged: ' + '; '.join(damaged)) if damaged else ''
+    if not osp.isfile(last_file):
+        # no checkpoint was ever recorded as complete (a run killed while
+        # it wrote its first one): nothing to lose, start from scratch
+        warn(f'{last_file} does not exist and no checkpoint in {searched} '
+             f'is intact{details}: training from scratch')
+        return None
     raise ResumeError(
         f'{problem}; and no intact iter_*.pth / epoch_*.pth in {searched} '
         f'can replace it{details}')

@@ -91,7 +91,10 @@ class AtomicCheckpointHook(CheckpointHook):
     """
 
     def _is_local(self) -> bool:
-        return isinstance(self.file_backend, LocalBackend)
+        backend = self.file_backend
+        if isinstance(backend, _DeferredRemovals):
+            backend = backend._backend
+        return isinstance(backend, LocalBackend)
 
     # -- start of a run -----------------------------------------------------
     def before_train(self, runner) -> None:
@@ -128,6 +131,8 @@ class AtomicCheckpointHook(CheckpointHook):
     # -- writing ------------------------------------------------------------
     def _atomic_save(self, runner, out_dir, filename, *args, **kwargs):
         """``runner.save_checkpoint`` to a temporary name, then renamed."""
+        if isinstance(runner, _AtomicSaveRunner):
+            runner = runner._runner  # saving through it would rename twice
         if not self._is_local():
             runner.save_checkpoint(out_dir, filename, *args, **kwargs)
             return
@@ -208,8 +213,8 @@ class AtomicCheckpointHook(CheckpointHook):
     def _publish_model(self, runner, ckpt_path: str) -> None:
         if not self._is_local():
             return super()._publish_model(runner, ckpt_path)
-        from mmengine.runner.checkpoint import _load_checkpoint
-        checkpoint = _load_checkpoint(ckpt_path)
+        from vosbench.engine.checkpoint import load_local_checkpoint
+        checkpoint = load_local_checkpoint(ckpt_path, map_location='cpu')
         removed_keys = []
         for key in list(checkpoint.keys()):
             if key not in self.published_keys:
