@@ -7,14 +7,35 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 
 from vosbench.registry import DATASETS, TRANSFORMS
-
+from vosbench.utils.frame_lists import (IMAGE_EXTENSIONS, MASK_EXTENSION,
+                                        FrameListError, folder_frames,
+                                        sequence_frames)
+from .frame_sources import video_size_problems
 from .shared_state import SharedIntAttribute
 
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
+__all__ = ['DAVISDataset', 'DatasetLayoutError', 'IMAGE_EXTENSIONS',
+           'raise_layout_problems']
+
+#: How many layout problems one error lists.
+MAX_LISTED_PROBLEMS = 10
 
 
 class DatasetLayoutError(FileNotFoundError):
     """A dataset folder does not have the expected layout."""
+
+
+def raise_layout_problems(problems: Sequence[str], data_root: str) -> None:
+    """Raise one :class:`DatasetLayoutError` for all ``problems`` (the
+    first :data:`MAX_LISTED_PROBLEMS` listed); nothing if there are none."""
+    if not problems:
+        return
+    if len(problems) == 1:
+        raise DatasetLayoutError(problems[0])
+    listed = '\n'.join(f'  - {p}' for p in problems[:MAX_LISTED_PROBLEMS])
+    more = len(problems) - MAX_LISTED_PROBLEMS
+    raise DatasetLayoutError(
+        f'{len(problems)} problems in the dataset at {data_root}:\n{listed}'
+        + (f'\n  ... and {more} more' if more > 0 else ''))
 
 
 @DATASETS.register_module()
@@ -51,6 +72,10 @@ class DAVISDataset(BaseDataset):
             pass over the dataset. Defaults to 1.
         pipeline (list): Transforms.
         test_mode (bool): Whole videos instead of clips.
+        check_sizes (bool, optional): Check, from the file headers, that
+            every frame and ground-truth mask of a video has the size of its
+            first mask, when the dataset is built (a few milliseconds per
+            hundred frames). Defaults to None: in test mode only.
     """
 
     METAINFO = dict(dataset_name='DAVIS')
@@ -68,8 +93,10 @@ class DAVISDataset(BaseDataset):
                  samples_per_video: int = 1,
                  pipeline: Sequence = (),
                  test_mode: bool = False,
+                 check_sizes: Optional[bool] = None,
                  **kwargs):
         self.split = split
+        self.check_sizes = check_sizes
         self.year = str(year)
         self.resolution = resolution
         self.sequences = list(sequences) if sequences is not None else None
@@ -107,42 +134,62 @@ class DAVISDataset(BaseDataset):
         return names
 
     def load_data_list(self) -> List[dict]:
-        """One entry per video, with sorted frame and mask paths."""
+        """One entry per video, with sorted frame and mask paths.
+
+        The frames of a sequence follow the frame-list rules of
+        :func:`vosbench.utils.frame_lists.sequence_frames` (those of the
+        evaluator): a ground-truth file without its image is an error, the
+        first frame needs ground truth, and in training every frame does.
+        In test mode (``check_sizes``) the sizes of every frame and
+        ground-truth mask are read from the file headers and must be those
+        of the first mask. Every problem of every sequence is reported in
+        one error, before any video runs.
+        """
         image_root = osp.join(self.data_root, 'JPEGImages', self.resolution)
         mask_root = osp.join(self.data_root, 'Annotations', self.resolution)
-        data_list = []
+        data_list, problems = [], []
         for seq in self._sequence_names():
-            image_dir = osp.join(image_root, seq)
-            if not osp.isdir(image_dir):
-                raise DatasetLayoutError(
-                    f'frames of sequence {seq!r} not found: {image_dir}')
-            frames = sorted(f for f in os.listdir(image_dir)
-                            if f.lower().endswith(IMAGE_EXTENSIONS))
-            if not frames:
-                raise DatasetLayoutError(f'no frames in {image_dir}')
-            names = [osp.splitext(f)[0] for f in frames]
-            mask_paths = []
-            for name in names:
-                path = osp.join(mask_root, seq, name + '.png')
-                mask_paths.append(path if osp.isfile(path) else None)
-            if mask_paths[0] is None:
-                raise DatasetLayoutError(
-                    f'sequence {seq!r}: the first frame has no annotation '
-                    f'({osp.join(mask_root, seq, names[0] + ".png")})')
-            if not self.test_mode:
-                missing = [n for n, p in zip(names, mask_paths) if p is None]
-                if missing:
-                    raise DatasetLayoutError(
-                        f'sequence {seq!r}: training needs an annotation for '
-                        f'every frame; missing {missing[:5]} in '
-                        f'{osp.join(mask_root, seq)}')
-            data_list.append(
-                dict(
-                    seq_name=seq,
-                    frame_names=names,
-                    frame_paths=[osp.join(image_dir, f) for f in frames],
-                    mask_paths=mask_paths))
+            try:
+                data_list.append(self._load_sequence(seq, image_root,
+                                                     mask_root))
+            except (DatasetLayoutError, FrameListError) as exc:
+                problems.append(str(exc))
+        if not problems and self._check_sizes():
+            for info in data_list:
+                problems += video_size_problems(info)
+        raise_layout_problems(problems, self.data_root)
         return data_list
+
+    def _check_sizes(self) -> bool:
+        return self.test_mode if self.check_sizes is None else \
+            bool(self.check_sizes)
+
+    def _load_sequence(self, seq: str, image_root: str,
+                       mask_root: str) -> dict:
+        image_dir = osp.join(image_root, seq)
+        mask_dir = osp.join(mask_root, seq)
+        if not osp.isdir(image_dir):
+            raise DatasetLayoutError(
+                f'frames of sequence {seq!r} not found: {image_dir}')
+        images = folder_frames(image_dir, IMAGE_EXTENSIONS, seq)
+        if not images:
+            raise DatasetLayoutError(f'no frames in {image_dir}')
+        masks = folder_frames(mask_dir, (MASK_EXTENSION,), seq) \
+            if osp.isdir(mask_dir) else {}
+        frames = sequence_frames(
+            seq, list(images), list(masks),
+            require='first' if self.test_mode else 'all',
+            image_dir=image_dir, mask_dir=mask_dir,
+            image_files=list(images.values()))
+        return dict(
+            seq_name=seq,
+            frame_names=frames.names,
+            frame_paths=[osp.join(image_dir, f) for f in frames.image_files],
+            mask_paths=[
+                osp.join(mask_dir, name + MASK_EXTENSION) if annotated
+                else None
+                for name, annotated in zip(frames.names, frames.annotated)
+            ])
 
     def __len__(self) -> int:
         length = super().__len__()

@@ -16,7 +16,7 @@ from typing import Callable, Iterator, List, Optional, Sequence, Tuple, \
 import numpy as np
 from PIL import Image
 
-from vosbench.utils.image_io import read_frame
+from vosbench.utils.image_io import FrameReadError, read_frame
 from vosbench.utils.mask_io import MaskReadError, read_mask
 
 Size = Tuple[int, int]
@@ -36,6 +36,73 @@ def mask_size(path: str) -> Size:
     except Exception as exc:  # PIL raises many types for corrupt files
         raise MaskReadError(f'cannot read mask {path}: {exc}') from exc
     return height, width
+
+
+def frame_size(path: str) -> Size:
+    """``(H, W)`` of a frame image, read from its header (nothing decoded).
+
+    Raises:
+        FrameReadError: naming the file, when it is missing or not an image.
+    """
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+    except FileNotFoundError as exc:
+        raise FrameReadError(f'frame file not found: {path}') from exc
+    except Exception as exc:  # PIL raises many types for corrupt files
+        raise FrameReadError(f'cannot read frame {path}: {exc}') from exc
+    return height, width
+
+
+def video_size_problems(info: dict, max_problems: int = 10) -> List[str]:
+    """Size problems of a test video, from the file headers only.
+
+    Every frame (``frame_paths``) and every ground-truth mask
+    (``mask_paths``, None where a frame has none) must have the size of the
+    first given mask (``given_mask_paths``, default the first of
+    ``mask_paths``): a frame of another size would stop the video when it
+    is reached, a mask of another size its scoring after the video ran.
+
+    Args:
+        info (dict): A test entry of a dataset's data list (``seq_name``,
+            ``frame_names``, ``frame_paths``, ``mask_paths``, optionally
+            ``given_mask_paths``).
+        max_problems (int): Stop after this many.
+
+    Returns:
+        list[str]: Messages naming the sequence, the frame and the file
+        (empty when all agree).
+    """
+    seq = info['seq_name']
+    names = info['frame_names']
+    given = info.get('given_mask_paths') or info['mask_paths']
+    reference = next((p for p in given if p is not None), None)
+    if reference is None:
+        return []
+    try:
+        size = mask_size(reference)
+    except MaskReadError as exc:
+        return [f'sequence {seq!r}: {exc}']
+    problems = []
+    files = [('frame', frame_size, names[t], p)
+             for t, p in enumerate(info['frame_paths'])]
+    files += [('mask', mask_size, names[t], p)
+              for t, p in enumerate(info['mask_paths'])
+              if p is not None and p != reference]
+    for kind, read_size, name, path in files:
+        try:
+            found = read_size(path)
+        except (FrameReadError, MaskReadError) as exc:
+            problems.append(f'sequence {seq!r}, frame {name!r}: {exc}')
+        else:
+            if found != size:
+                problems.append(
+                    f'sequence {seq!r}, frame {name!r}: {kind} {path} is '
+                    f'{found[0]}x{found[1]} (HxW) but the first mask '
+                    f'{reference} is {size[0]}x{size[1]}')
+        if len(problems) >= max_problems:
+            break
+    return problems
 
 
 class ImageFrames:

@@ -5,8 +5,12 @@ import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 from vosbench.registry import DATASETS
+from vosbench.utils.frame_lists import (IMAGE_EXTENSIONS, MASK_EXTENSION,
+                                        FrameListError, SequenceFrames,
+                                        folder_frames, sequence_frames)
 from vosbench.utils.mask_io import read_mask
-from .davis import IMAGE_EXTENSIONS, DAVISDataset, DatasetLayoutError
+from .davis import DAVISDataset, DatasetLayoutError, raise_layout_problems
+from .frame_sources import video_size_problems
 
 
 @DATASETS.register_module()
@@ -135,34 +139,63 @@ class YouTubeVOSDataset(DAVISDataset):
         names = self.sequences if self.sequences is not None else sorted(meta)
         if not names:
             raise DatasetLayoutError(f'{self.meta_path} lists no videos')
-        data_list = []
+        data_list, problems = [], []
         for video in names:
-            if video not in meta:
-                raise DatasetLayoutError(
-                    f'video {video!r} is not in {self.meta_path}')
-            if self.test_mode:
-                data_list.append(self._load_test_video(video, meta[video]))
-            else:
-                data_list.append(self._load_train_video(video, meta[video]))
+            try:
+                if video not in meta:
+                    raise DatasetLayoutError(
+                        f'video {video!r} is not in {self.meta_path}')
+                if self.test_mode:
+                    data_list.append(self._load_test_video(video,
+                                                           meta[video]))
+                else:
+                    data_list.append(self._load_train_video(video,
+                                                            meta[video]))
+            except (DatasetLayoutError, FrameListError) as exc:
+                problems.append(str(exc))
+        if not problems and self._check_sizes():
+            for info in data_list:
+                problems += video_size_problems(info)
+        raise_layout_problems(problems, self.data_root)
         return data_list
+
+    def _video_frames(self, video: str, image_dir: str,
+                      mask_dir: str) -> SequenceFrames:
+        """The frames of a video by the frame-list rules of
+        :func:`~vosbench.utils.frame_lists.sequence_frames` (a mask without
+        its image is an error; some frame must have a mask)."""
+        if not osp.isdir(image_dir):
+            raise DatasetLayoutError(
+                f'frames of video {video!r} not found: {image_dir}')
+        images = folder_frames(image_dir, IMAGE_EXTENSIONS, video)
+        if not images:
+            raise DatasetLayoutError(f'no frames in {image_dir}')
+        masks = folder_frames(mask_dir, (MASK_EXTENSION,), video) \
+            if osp.isdir(mask_dir) else {}
+        return sequence_frames(video, list(images), list(masks),
+                               require='any', image_dir=image_dir,
+                               mask_dir=mask_dir,
+                               image_files=list(images.values()))
 
     def _load_train_video(self, video: str, video_meta: dict) -> dict:
         """The annotated frames of a video."""
         image_dir = osp.join(self.image_root, video)
         mask_dir = osp.join(self.mask_root, video)
-        files = self._list_frames(image_dir, f'frames of video {video!r}')
+        try:
+            frames = self._video_frames(video, image_dir, mask_dir)
+        except FrameListError as exc:
+            if 'no frame has ground truth' in str(exc):
+                raise DatasetLayoutError(
+                    f'video {video!r}: none of its frames in {image_dir} '
+                    f'has an annotation in {mask_dir}') from None
+            raise
         frame_names, frame_paths, mask_paths = [], [], []
-        for file in files:
-            name = osp.splitext(file)[0]
-            mask_path = osp.join(mask_dir, name + '.png')
-            if osp.isfile(mask_path):
+        for name, file, annotated in zip(frames.names, frames.image_files,
+                                         frames.annotated):
+            if annotated:
                 frame_names.append(name)
                 frame_paths.append(osp.join(image_dir, file))
-                mask_paths.append(mask_path)
-        if not frame_names:
-            raise DatasetLayoutError(
-                f'video {video!r}: none of its frames in {image_dir} has an '
-                f'annotation in {mask_dir}')
+                mask_paths.append(osp.join(mask_dir, name + MASK_EXTENSION))
         return dict(
             seq_name=video,
             frame_names=frame_names,
@@ -174,8 +207,9 @@ class YouTubeVOSDataset(DAVISDataset):
         """A whole video, with the masks that give its objects."""
         image_dir = osp.join(self.image_root, video)
         mask_dir = osp.join(self.mask_root, video)
-        files = self._list_frames(image_dir, f'frames of video {video!r}')
-        frame_names = [osp.splitext(f)[0] for f in files]
+        frames = self._video_frames(video, image_dir, mask_dir)
+        files = frames.image_files
+        frame_names = frames.names
         index_of = {name: t for t, name in enumerate(frame_names)}
         if self.all_frames:
             sparse_dir = osp.join(self.split_dir, 'JPEGImages', video)
@@ -204,10 +238,10 @@ class YouTubeVOSDataset(DAVISDataset):
                     f'video {video!r}: the first mask of object {obj_id} '
                     f'is missing: {path}')
             given[index_of[name]] = path
-        mask_paths = []
-        for name in frame_names:
-            path = osp.join(mask_dir, name + '.png')
-            mask_paths.append(path if osp.isfile(path) else None)
+        mask_paths = [
+            osp.join(mask_dir, name + MASK_EXTENSION) if annotated else None
+            for name, annotated in zip(frame_names, frames.annotated)
+        ]
         return dict(
             seq_name=video,
             frame_names=frame_names,

@@ -9,7 +9,10 @@ Layout::
 As the official DAVIS toolkit does, the frames of a sequence are its
 ground-truth files (sorted names); the prediction of each scored frame is
 read from ``RESULTS_DIR/<seq>/<frame>.png``; the sequences and their order
-come from the split file. The scoring rules are those of
+come from the split file. Where ``GT_ROOT/JPEGImages/<resolution>/<seq>``
+exists, the frame-list rules of the datasets apply too
+(:func:`vosbench.utils.frame_lists.sequence_frames`): a ground-truth frame
+without its image is an error, as it is for ``tools/test.py``. The scoring rules are those of
 :func:`vosbench.evaluation.functional.evaluate_sequence`, the same code
 ``DAVISMetric`` (and so ``tools/test.py``) uses.
 
@@ -18,7 +21,6 @@ starts fast and stays small.
 """
 import ctypes
 import multiprocessing
-import os
 import os.path as osp
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, List, Optional, Sequence
@@ -27,6 +29,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from vosbench.utils.frame_lists import (IMAGE_EXTENSIONS, MASK_EXTENSION,
+                                        FrameListError, folder_frames,
+                                        sequence_frames)
 from vosbench.utils.mask_io import MaskReadError, read_mask
 from .functional.davis_measures import (SequenceEvaluationError,
                                         evaluate_sequence)
@@ -35,7 +40,8 @@ from .functional.davis_summary import (global_statistics, object_statistics,
 
 __all__ = [
     'ResultsLayoutError', 'read_label_png', 'read_sequence_list',
-    'list_annotated_frames', 'evaluate_results_folder', 'MaskFileSequence'
+    'list_annotated_frames', 'check_task', 'evaluate_results_folder',
+    'MaskFileSequence'
 ]
 
 
@@ -251,32 +257,69 @@ def read_sequence_list(gt_root: str,
 
 
 def list_annotated_frames(gt_root: str, seq_name: str,
-                          resolution: str = '480p') -> List[str]:
-    """Sorted names (without ``.png``) of a sequence's ground-truth files.
+                          resolution: str = '480p',
+                          sparse: bool = False) -> List[str]:
+    """Sorted names (without ``.png``) of a sequence's ground-truth files,
+    by the frame-list rules (:func:`vosbench.utils.frame_lists.
+    sequence_frames`): where the sequence has images
+    (``JPEGImages/<resolution>/<seq>``), each ground-truth file must have
+    its image and (unless ``sparse``) the first image its ground truth.
 
     Raises:
-        ResultsLayoutError: if the folder is missing or has no PNG file.
+        ResultsLayoutError: if the folder is missing, has no PNG file, or a
+            rule is broken (naming the sequence and the frame).
     """
     folder = osp.join(gt_root, 'Annotations', resolution, seq_name)
     if not osp.isdir(folder):
         raise ResultsLayoutError(
             f'sequence {seq_name!r}: ground-truth folder not found: {folder}')
-    names = sorted(f[:-4] for f in os.listdir(folder) if f.endswith('.png'))
-    if not names:
-        raise ResultsLayoutError(
-            f'sequence {seq_name!r}: no ground-truth PNG in {folder}')
-    return names
+    image_dir = osp.join(gt_root, 'JPEGImages', resolution, seq_name)
+    try:
+        masks = folder_frames(folder, (MASK_EXTENSION,), seq_name)
+        if not masks:
+            raise ResultsLayoutError(
+                f'sequence {seq_name!r}: no ground-truth PNG in {folder}')
+        images = folder_frames(image_dir, IMAGE_EXTENSIONS, seq_name) \
+            if osp.isdir(image_dir) else None
+        frames = sequence_frames(
+            seq_name, None if images is None else list(images),
+            list(masks), require='any' if sparse else 'first',
+            image_dir=image_dir, mask_dir=folder)
+    except FrameListError as exc:
+        raise ResultsLayoutError(str(exc)) from None
+    return frames.annotated_names
 
 
-def _evaluate_task(task: dict) -> dict:
-    """Evaluate one sequence (runs in worker processes too)."""
+def check_task(task: dict) -> dict:
+    """Validate the layout of one sequence without decoding anything: its
+    frames (:func:`list_annotated_frames`: its ground-truth folder and the
+    frame-list rules) and its prediction folder. (What the prediction files
+    hold, or whether one is missing, is found when the sequence is scored.)
+
+    Returns:
+        dict: ``task`` with ``frame_names`` (the annotated frames) added.
+
+    Raises:
+        ResultsLayoutError: naming the sequence (and frame).
+    """
     seq = task['seq_name']
-    names = list_annotated_frames(task['gt_root'], seq, task['resolution'])
+    names = list_annotated_frames(task['gt_root'], seq, task['resolution'],
+                                  task['sparse'])
     pred_dir = osp.join(task['results_dir'], seq)
     if not osp.isdir(pred_dir):
         raise ResultsLayoutError(
             f'sequence {seq!r}: no predictions (folder not found: '
             f'{pred_dir})')
+    return dict(task, frame_names=names)
+
+
+def _evaluate_task(task: dict) -> dict:
+    """Evaluate one sequence (runs in worker processes too)."""
+    seq = task['seq_name']
+    if 'frame_names' not in task:
+        task = check_task(task)
+    names = task['frame_names']
+    pred_dir = osp.join(task['results_dir'], seq)
     gt_dir = osp.join(task['gt_root'], 'Annotations', task['resolution'],
                       seq)
     gt = MaskFileSequence([osp.join(gt_dir, f'{n}.png') for n in names],
@@ -318,8 +361,16 @@ def evaluate_results_folder(
         sequences: Optional[Sequence[str]] = None,
         workers: int = 1,
         skip_last_frame: bool = True,
-        progress: Optional[Callable[[int, int, str], None]] = None) -> dict:
+        progress: Optional[Callable[[int, int, str], None]] = None,
+        before_scoring: Optional[Callable[[], None]] = None) -> dict:
     """Score every sequence of a split (DAVIS semi-supervised protocol).
+
+    The layout is validated first, without decoding a file: the split and,
+    for every sequence, its ground truth by the frame-list rules and its
+    prediction folder (:func:`check_task`); only then is ``before_scoring``
+    called and the scoring begun, so a wrong argument (root, split,
+    resolution, sequence names, results folder) fails before anything is
+    scored or changed.
 
     Args:
         gt_root (str): Dataset root (``Annotations/``, ``ImageSets/``).
@@ -338,6 +389,10 @@ def evaluate_results_folder(
             (the DAVIS rule). Defaults to True.
         progress (callable, optional): Called as ``progress(done, total,
             seq_name)`` after each sequence, in order.
+        before_scoring (callable, optional): Called once every input has
+            been validated, before the first sequence is scored
+            (``tools/eval_results.py`` deletes an earlier run's result
+            files there).
 
     Returns:
         dict: ``sequences`` (names in order), ``results`` (one
@@ -362,10 +417,13 @@ def evaluate_results_folder(
     else:
         names = read_sequence_list(gt_root, split, year, resolution)
     tasks = [
-        dict(seq_name=name, gt_root=gt_root, results_dir=results_dir,
-             resolution=resolution, sparse=sparse, binary=year == '2016',
-             skip_last_frame=skip_last_frame) for name in names
+        check_task(
+            dict(seq_name=name, gt_root=gt_root, results_dir=results_dir,
+                 resolution=resolution, sparse=sparse, binary=year == '2016',
+                 skip_last_frame=skip_last_frame)) for name in names
     ]
+    if before_scoring is not None:
+        before_scoring()
     results = []
 
     def collect(iterator):

@@ -25,7 +25,8 @@ __all__ = [
     'object_statistics', 'unscored_objects', 'global_statistics',
     'global_table_rows', 'per_object_table_rows', 'format_tables',
     'write_global_csv', 'write_per_sequence_csv', 'write_results_json',
-    'result_file_paths', 'remove_result_files', 'write_davis_results'
+    'result_file_paths', 'remove_result_files', 'write_davis_results',
+    'FAILED_MARK', 'FAILED_COLUMN', 'nan_global_statistics'
 ]
 
 #: Columns of ``global_results-<split>.csv``, in the official order.
@@ -135,27 +136,60 @@ def _fmt(value: float) -> str:
     return '' if math.isnan(value) else '%.3f' % value
 
 
-def global_table_rows(global_stats: Dict[str, float]) -> List[List[str]]:
-    """Header and value row of the global results (3 decimals)."""
-    return [list(GLOBAL_MEASURES),
+#: Value of the per-sequence rows of a sequence that failed (its video
+#: could not be segmented or scored).
+FAILED_MARK = 'FAILED'
+#: Extra column of the global results when sequences failed: how many.
+FAILED_COLUMN = 'Failed-Sequences'
+
+
+def global_table_rows(global_stats: Dict[str, float],
+                      num_failed: int = 0) -> List[List[str]]:
+    """Header and value row of the global results (3 decimals). When
+    ``num_failed`` sequences failed, a last column
+    :data:`FAILED_COLUMN` holds their number (the numbers are those of the
+    other sequences); otherwise the layout is the official one."""
+    rows = [list(GLOBAL_MEASURES),
             [_fmt(global_stats[key]) for key in GLOBAL_MEASURES]]
+    if num_failed:
+        rows[0].append(FAILED_COLUMN)
+        rows[1].append(str(num_failed))
+    return rows
 
 
-def per_object_table_rows(object_stats: Sequence[dict]) -> List[List[str]]:
-    """Header and one row per object: ``<seq>_<id>``, J-Mean, F-Mean."""
+def per_object_table_rows(object_stats: Sequence[dict],
+                          failed: Optional[Dict[str, str]] = None
+                          ) -> List[List[str]]:
+    """Header and one row per object: ``<seq>_<id>``, J-Mean, F-Mean; then
+    one row ``<seq>, FAILED, FAILED`` per failed sequence (``failed``:
+    ``{sequence: reason}``)."""
     rows = [list(PER_SEQUENCE_MEASURES)]
     for stat in object_stats:
         rows.append([stat['name'], _fmt(stat['J-Mean']),
                      _fmt(stat['F-Mean'])])
+    for seq_name in sorted(failed or {}):
+        rows.append([seq_name, FAILED_MARK, FAILED_MARK])
     return rows
 
 
+def nan_global_statistics() -> Dict[str, float]:
+    """Global numbers of a run where nothing was scored (all NaN)."""
+    return {key: math.nan for key in GLOBAL_MEASURES}
+
+
 def format_tables(global_stats: Dict[str, float],
-                  object_stats: Sequence[dict]) -> str:
-    """The global and per-object tables as ASCII text."""
-    global_table = AsciiTable(global_table_rows(global_stats),
-                              title='Global results')
-    object_table = AsciiTable(per_object_table_rows(object_stats),
+                  object_stats: Sequence[dict],
+                  failed: Optional[Dict[str, str]] = None) -> str:
+    """The global and per-object tables as ASCII text (failed sequences,
+    ``{sequence: reason}``, marked in both)."""
+    failed = failed or {}
+    title = 'Global results'
+    if failed:
+        title += (f' ({len(failed)} sequence(s) FAILED, left out: '
+                  f'{", ".join(sorted(failed))})')
+    global_table = AsciiTable(global_table_rows(global_stats, len(failed)),
+                              title=title)
+    object_table = AsciiTable(per_object_table_rows(object_stats, failed),
                               title='Per-object results')
     return f'\n{global_table.table}\n{object_table.table}'
 
@@ -208,7 +242,8 @@ def _json_float(value: float) -> Optional[float]:
 def _results_json_text(results: Sequence[dict],
                        object_stats: Sequence[dict],
                        global_stats: Dict[str, float],
-                       settings: Optional[dict] = None) -> str:
+                       settings: Optional[dict] = None,
+                       failed: Optional[Dict[str, str]] = None) -> str:
     stats_by_name = {stat['name']: stat for stat in object_stats}
     sequences = {}
     for res in results:
@@ -236,6 +271,8 @@ def _results_json_text(results: Sequence[dict],
         for k, v in global_stats.items()
     }
     payload['unscored_objects'] = unscored_objects(object_stats)
+    if failed:
+        payload['failed_sequences'] = {k: failed[k] for k in sorted(failed)}
     payload['sequences'] = sequences
     return json.dumps(payload, indent=1)
 
@@ -287,7 +324,9 @@ def write_davis_results(output_dir: str,
                         results: Sequence[dict],
                         object_stats: Sequence[dict],
                         global_stats: Dict[str, float],
-                        settings: Optional[dict] = None) -> Dict[str, str]:
+                        settings: Optional[dict] = None,
+                        failed: Optional[Dict[str, str]] = None
+                        ) -> Dict[str, str]:
     """Write the two official CSV files and the JSON file to ``output_dir``.
 
     All three are written to temporary names first and renamed only when
@@ -296,16 +335,22 @@ def write_davis_results(output_dir: str,
     Args:
         settings (dict, optional): Recorded as ``"settings"`` in the JSON
             (e.g. the folders and options of the run).
+        failed (dict, optional): ``{sequence: reason}`` of the sequences
+            that failed: marked ``FAILED`` in the per-sequence CSV, counted
+            in a last global column (:data:`FAILED_COLUMN`) and listed with
+            their reasons as ``"failed_sequences"`` in the JSON.
 
     Returns:
         dict[str, str]: Paths under the keys of :func:`result_file_paths`.
     """
     paths = result_file_paths(output_dir, split)
+    failed = failed or {}
     texts = dict(
-        global_csv=_csv_text(global_table_rows(global_stats)),
-        per_sequence_csv=_csv_text(per_object_table_rows(object_stats)),
+        global_csv=_csv_text(global_table_rows(global_stats, len(failed))),
+        per_sequence_csv=_csv_text(per_object_table_rows(object_stats,
+                                                         failed)),
         json=_results_json_text(results, object_stats, global_stats,
-                                settings))
+                                settings, failed))
     os.makedirs(output_dir or '.', exist_ok=True)
     tmp_paths = {}
     try:

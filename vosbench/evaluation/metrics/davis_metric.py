@@ -1,5 +1,6 @@
 """DAVIS semi-supervised evaluation as an mmengine metric."""
 import logging
+import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence
 
 from mmengine.dist import is_main_process
@@ -7,9 +8,14 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
 from vosbench.registry import METRICS
+from vosbench.utils.frame_lists import (IMAGE_EXTENSIONS, MASK_EXTENSION,
+                                        FrameListError, folder_frames,
+                                        sequence_frames)
 from ..davis_results import MaskFileSequence
-from ..functional.davis_measures import evaluate_sequence
+from ..functional.davis_measures import (SequenceEvaluationError,
+                                         evaluate_sequence)
 from ..functional.davis_summary import (format_tables, global_statistics,
+                                        nan_global_statistics,
                                         object_statistics,
                                         remove_result_files,
                                         sort_sequence_results,
@@ -18,8 +24,8 @@ from ..functional.davis_summary import (format_tables, global_statistics,
 from .samples import labels_to_numpy, sample_field
 
 
-def _field(sample: Any, key: str) -> Any:
-    return sample_field(sample, key, 'DAVISMetric')
+def _field(sample: Any, key: str, *default: Any) -> Any:
+    return sample_field(sample, key, 'DAVISMetric', *default)
 
 
 @METRICS.register_module()
@@ -42,6 +48,19 @@ class DAVISMetric(BaseMetric):
       (frame 0 is the given annotation).
     - ``gt_mask_paths`` (list[str | None]): ``T`` ground-truth PNG paths,
       None where a frame has no ground truth.
+
+    The frames of a whole video from a dataset (a sample whose
+    ``frame_paths``, as ``PackVideoInputs`` packs them, are all the images
+    of their folder) are checked against its ground-truth folder by the
+    frame-list rules that the datasets and ``tools/eval_results.py`` use
+    (:func:`vosbench.utils.frame_lists.sequence_frames`): a ground-truth
+    file of the folder that is not among the frames (a frame the evaluator
+    would score but the video lacks) is an error naming the sequence and
+    frame.
+
+    A video that could not be segmented or scored is recorded with
+    :meth:`add_failed_video` (``VOSTestLoop`` does): it is left out of the
+    numbers and marked ``FAILED`` in the tables and files.
 
     Args:
         output_dir (str, optional): If set, ``global_results-<split>.csv``,
@@ -98,6 +117,10 @@ class DAVISMetric(BaseMetric):
                 raise ValueError(
                     f'sequence {seq_name!r}: pred_labels must be (T, H, W), '
                     f'got shape {pred_labels.shape}')
+            frame_paths = _field(sample, 'frame_paths', None)
+            if frame_paths is not None:  # a video of a dataset
+                self._check_frames(seq_name, frame_names, gt_paths,
+                                   list(frame_paths))
             binary = self.year == '2016'
             gt_labels = MaskFileSequence(gt_paths, seq_name, frame_names,
                                          'ground truth', binary)
@@ -106,12 +129,59 @@ class DAVISMetric(BaseMetric):
                                     binary=binary)
             self.results.append(res)
 
+    def _check_frames(self, seq_name: str, frame_names: List[str],
+                      gt_paths: List[Optional[str]],
+                      frame_paths: List[str]) -> None:
+        """A whole video's frames against its ground-truth folder, by the
+        frame-list rules. A sample that holds some of the frames of its
+        image folder on purpose (a clip of a video) is not checked."""
+        present = [p for p in gt_paths if p is not None]
+        if len(gt_paths) != len(frame_names) or not present or \
+                len(frame_paths) != len(frame_names):
+            return  # evaluate_sequence names these
+        gt_dir = osp.dirname(present[0])
+        image_dir = osp.dirname(frame_paths[0])
+        if any(osp.dirname(p) != gt_dir for p in present) or \
+                any(osp.dirname(p) != image_dir for p in frame_paths) or \
+                not osp.isdir(gt_dir) or not osp.isdir(image_dir):
+            return  # not one folder each: nothing to compare
+        try:
+            images = folder_frames(image_dir, IMAGE_EXTENSIONS, seq_name)
+            if sorted(images) != sorted(frame_names):
+                return  # some frames of the video only
+            sequence_frames(
+                seq_name, frame_names,
+                list(folder_frames(gt_dir, (MASK_EXTENSION,), seq_name)),
+                require='any' if self.sparse else 'first',
+                image_dir=image_dir, mask_dir=gt_dir)
+        except FrameListError as exc:
+            raise SequenceEvaluationError(str(exc)) from None
+
+    def add_failed_video(self, seq_name: str, reason: str) -> None:
+        """Record a video that could not be segmented or scored: it is left
+        out of the numbers and marked ``FAILED``. Kept among the results,
+        so that results of distributed runs still gather in order."""
+        self.results.append(dict(seq_name=str(seq_name), failed=str(reason)))
+
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
-        """Global J&F, J and F Mean / Recall / Decay over all objects."""
+        """Global J&F, J and F Mean / Recall / Decay over all objects (of
+        the videos that did not fail)."""
         results = sort_sequence_results(results)
+        failed = {r['seq_name']: r['failed'] for r in results
+                  if r.get('failed') is not None}
+        results = [r for r in results if r.get('failed') is None]
         object_stats = object_statistics(results)
-        global_stats = global_statistics(object_stats)
-        print_log(format_tables(global_stats, object_stats), logger='current')
+        if results or not failed:
+            global_stats = global_statistics(object_stats)
+        else:
+            global_stats = nan_global_statistics()
+        print_log(format_tables(global_stats, object_stats, failed),
+                  logger='current')
+        if failed:
+            print_log(f'{len(failed)} video(s) FAILED and are left out of '
+                      'the numbers above: '
+                      + '; '.join(f'{k}: {v}' for k, v in failed.items()),
+                      logger='current', level=logging.ERROR)
         self._stale_removed = False  # the next run starts afresh
         unscored = unscored_objects(object_stats)
         if unscored:
@@ -123,7 +193,8 @@ class DAVISMetric(BaseMetric):
                 self.output_dir, self.split, results, object_stats,
                 global_stats,
                 settings=dict(year=self.year, sparse=self.sparse,
-                              split=self.split))
+                              split=self.split),
+                failed=failed)
             print_log(f'DAVIS results written to {paths["global_csv"]}, '
                       f'{paths["per_sequence_csv"]} and {paths["json"]}',
                       logger='current')

@@ -215,6 +215,13 @@ class YouTubeVOSMetric(BaseMetric):
         for sample in data_samples:
             self.results.append(self._process_video(sample))
 
+    def add_failed_video(self, seq_name: str, reason: str) -> None:
+        """Record a video that could not be segmented or scored
+        (``VOSTestLoop`` does): it is left out of the scores and listed as
+        failed in the log and the JSON. Kept among the results, so that
+        results of distributed runs still gather in order."""
+        self.results.append(dict(seq_name=str(seq_name), failed=str(reason)))
+
     def _process_video(self, sample: Any) -> dict:
         seq_name = str(_field(sample, 'seq_name'))
         frame_names = [str(n) for n in _field(sample, 'frame_names')]
@@ -290,6 +297,15 @@ class YouTubeVOSMetric(BaseMetric):
         """Seen / unseen J and F and Overall, or nothing without ground
         truth."""
         results = sort_sequence_results(results, what='video')
+        failed = {r['seq_name']: r['failed'] for r in results
+                  if r.get('failed') is not None}
+        results = [r for r in results if r.get('failed') is None]
+        if failed:
+            print_log(f'YouTubeVOSMetric: {len(failed)} video(s) FAILED and '
+                      'are left out of the scores: '
+                      + '; '.join(f'{k}: {v}' for k, v in failed.items()),
+                      logger='current', level=40)
+        self._failed = failed
         without_gt = [r for r in results if not r['has_gt']]
         if without_gt:
             example = without_gt[0]
@@ -325,11 +341,12 @@ class YouTubeVOSMetric(BaseMetric):
             scores = summarize(objects)
         counts = {g: sum(o['group'] == g for o in objects)
                   for g in ('seen', 'unseen')}
+        failed_text = f', {len(failed)} videos FAILED' if failed else ''
         table = AsciiTable(
             [list(YOUTUBE_VOS_MEASURES),
              ['%.3f' % scores[k] for k in YOUTUBE_VOS_MEASURES]],
             title=f'YouTube-VOS ({counts["seen"]} seen, {counts["unseen"]} '
-            'unseen objects)')
+            f'unseen objects{failed_text})')
         print_log('\n' + table.table, logger='current')
         if self.output_dir is not None:
             path = self._write_json(results, objects, scores)
@@ -351,6 +368,9 @@ class YouTubeVOSMetric(BaseMetric):
                      J_frames=o['J_frames'], F_frames=o['F_frames'])
                 for o in objects
             ])
+        failed = getattr(self, '_failed', None)
+        if failed:
+            payload['failed_videos'] = {k: failed[k] for k in sorted(failed)}
         os.makedirs(self.output_dir, exist_ok=True)
         path = osp.join(self.output_dir, 'youtube_vos_results.json')
         tmp = f'{path}.tmp{os.getpid()}'
