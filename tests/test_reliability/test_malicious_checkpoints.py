@@ -10,19 +10,16 @@ calls the entry point the way a user does (the tools through their
 ``main(argv)``, in-process) and asserts that loading fails with a refusal
 and that the marker file does not exist.
 
-Two protections apply, and each test names the one it expects:
-
-* ``vosbench``: :func:`vosbench.engine.load_local_checkpoint` (explicit
-  ``weights_only=True`` and an allowlist), reached directly or through
-  mmengine's ``CheckpointLoader`` once
-  :func:`~vosbench.engine.install_safe_checkpoint_loader` has run
-  (``register_all_modules``, ``init_model``, the tools, ``VOSEnsemble``);
-  the error is :class:`~vosbench.engine.UnsafeCheckpointError` and names the
-  file.
-* ``torch``: torch's own ``weights_only`` default (torch >= 2.6), for the
-  paths that reach ``torch.load`` without vosbench's loader (importing
-  vosbench installs nothing): the error is torch's
-  ``pickle.UnpicklingError`` ("Weights only load failed").
+Every refusal comes from :func:`vosbench.engine.load_local_checkpoint`
+(explicit ``weights_only=True`` and an allowlist; the error is
+:class:`~vosbench.engine.UnsafeCheckpointError` and names the file),
+reached directly, through ``load_checkpoint_file`` (the backbones'
+Pretrained loading, also without ``register_all_modules``; URLs and
+mmengine's model names are downloaded to or resolved to a file first), or
+through mmengine's ``CheckpointLoader`` once
+:func:`~vosbench.engine.install_safe_checkpoint_loader` has run
+(``register_all_modules``, ``init_model``, the tools, ``VOSEnsemble``), so
+that ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` changes nothing.
 
 The entry points that install the loader themselves are called with
 mmengine's original local loader put back first (the ``mmengine_loader``
@@ -46,9 +43,10 @@ mapped to a local file); 15-17 the three model converters. Then
 Remote checkpoints (``https://``, ``open-mmlab://``: mmengine's
 ``load_from_http``) are tested offline, with the file already in torch's
 hub cache, where ``torch.hub.load_state_dict_from_url`` finds it without
-downloading. Those that today run the payload are marked ``xfail(strict)``
-with the reason: they turn into failures once fixed, so that the mark is
-removed. Every payload here only touches a file in the test's tmp_path.
+downloading: vosbench downloads into that cache itself and loads the file
+with ``weights_only=True`` (mmengine's URL loader would unpickle it with
+``weights_only=False``). Every payload here only touches a file in the
+test's tmp_path.
 """
 import os
 import os.path as osp
@@ -196,21 +194,9 @@ def assert_refused_by_vosbench(error, evil, path=None):
     evil.assert_not_run()
 
 
-def assert_refused_by_torch(error, evil):
-    """``error`` is torch's own weights_only refusal (no vosbench loader
-    on the way)."""
-    from vosbench.engine import UnsafeCheckpointError
-    assert isinstance(error, pickle.UnpicklingError), repr(error)
-    assert not isinstance(error, UnsafeCheckpointError), \
-        'expected torch\'s default, got vosbench\'s loader'
-    assert 'Weights only load failed' in str(error)
-    assert evil.global_name in str(error)
-    evil.assert_not_run()
-
-
 def assert_refused_without_running(evil, load):
-    """Call ``load()``: the payload must not run (checked first: that is
-    what the xfail cases fail on today) and loading must be refused."""
+    """Call ``load()``: the payload must not run (checked first) and
+    loading must be refused."""
     try:
         load()
     except Exception as exc:  # noqa: BLE001 (checked below)
@@ -585,23 +571,22 @@ def test_backbone_pretrained_after_register_all_modules(evil, safe_loader):
 def test_backbone_pretrained_without_register_all_modules(evil,
                                                           mmengine_loader):
     """A script that builds a backbone without ``register_all_modules``
-    (importing vosbench installs no loader): mmengine's
-    ``load_from_local`` calls ``torch.load`` with torch's defaults, so the
-    protection is torch's ``weights_only=True`` default alone, and the
-    message does not come from vosbench."""
+    (importing vosbench installs no loader): the backbones' Pretrained
+    loading reads files with vosbench's loader itself
+    (``load_checkpoint_file``), not through mmengine's registry."""
     backbone = build_backbone(pretrained_backbone_cfg(evil.path))
     with pytest.raises(pickle.UnpicklingError) as info:
         backbone.init_weights()
-    assert_refused_by_torch(info.value, evil)
+    assert_refused_by_vosbench(info.value, evil)
 
 
 def test_backbone_pretrained_open_mmlab_local_name(evil, safe_loader,
                                                    tmp_path, monkeypatch,
                                                    tiny_state_dict):
     """``open-mmlab://NAME`` that ``$MMENGINE_HOME/open_mmlab.json`` maps
-    to a local file: mmengine's ``load_from_openmmlab`` calls ``torch.load``
-    itself, past vosbench's loader even when it is installed; torch's
-    default refuses."""
+    to a local file: vosbench resolves the name and loads the file with its
+    own loader (mmengine's ``load_from_openmmlab`` would call
+    ``torch.load`` itself)."""
     import json
     home = tmp_path / 'mmengine_home'
     home.mkdir()
@@ -613,7 +598,8 @@ def test_backbone_pretrained_open_mmlab_local_name(evil, safe_loader,
         pretrained_backbone_cfg('open-mmlab://local_evil'))
     with pytest.raises(pickle.UnpicklingError) as info:
         backbone.init_weights()
-    assert_refused_by_torch(info.value, evil)
+    assert_refused_by_vosbench(info.value, evil,
+                               path=str(home / 'local_evil.pth'))
 
 
 # ---------------------------------------------------------------------------
@@ -659,11 +645,6 @@ def test_safe_loader_ignores_torch_force_no_weights_only(evil_zip,
 
 @pytest.mark.filterwarnings(
     'ignore:Environment variable TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD')
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    'UNSAFE (reported): with TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 a backbone '
-    'built without register_all_modules loads its Pretrained file through '
-    'mmengine\'s load_from_local (torch.load with torch\'s defaults), which '
-    'then unpickles with weights_only=False and runs the payload'))
 def test_backbone_pretrained_without_loader_torch_force_no_weights_only(
         evil_zip, monkeypatch, mmengine_loader):
     monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
@@ -691,15 +672,7 @@ def hub_cache(tmp_path, monkeypatch):
     return hub / 'checkpoints'
 
 
-REMOTE_UNSAFE = (
-    'UNSAFE (reported): remote checkpoints (http(s)://, open-mmlab://, '
-    'torchvision://, mmcls://) go through mmengine\'s load_from_http, i.e. '
-    'torch.hub.load_state_dict_from_url whose weights_only defaults to '
-    'False; install_safe_checkpoint_loader keeps mmengine\'s remote '
-    'loaders, so the downloaded pickle runs code')
 
-
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=REMOTE_UNSAFE)
 def test_init_model_remote_url(evil_zip, hub_cache, mmengine_loader,
                                tiny_state_dict):
     from vosbench.apis import init_model
@@ -709,7 +682,6 @@ def test_init_model_remote_url(evil_zip, hub_cache, mmengine_loader,
         evil_zip, lambda: init_model(TINY_MODEL, EVIL_URL))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=REMOTE_UNSAFE)
 @pytest.mark.parametrize('tool', ['train-load_from', 'finetune_video'])
 def test_tools_remote_url(tool, hub_cache, mmengine_loader, tmp_path,
                           data_root, video):
@@ -732,7 +704,6 @@ def test_tools_remote_url(tool, hub_cache, mmengine_loader, tmp_path,
         assert_refused_without_running(evil, lambda: train_tool.main(argv))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=REMOTE_UNSAFE)
 @pytest.mark.parametrize('checkpoint', [EVIL_URL,
                                         f'open-mmlab://{OPEN_MMLAB_NAME}'],
                          ids=['https', 'open-mmlab'])

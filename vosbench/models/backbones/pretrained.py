@@ -29,10 +29,10 @@ import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 from mmengine.model.weight_init import PretrainedInit
-from mmengine.runner.checkpoint import _load_checkpoint
 from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from vosbench.utils.safe_checkpoint import load_checkpoint_file
 from vosbench.utils.state_dict import strip_prefix
 
 #: ``log(message, level)``: where the loading reports go.
@@ -92,7 +92,7 @@ def read_backbone_state_dict(checkpoint: str,
         TypeError: When the file holds no dict.
         ValueError: When no key starts with ``prefix``.
     """
-    ckpt = _load_checkpoint(checkpoint, map_location=map_location)
+    ckpt = load_checkpoint_file(checkpoint, map_location=map_location)
     if not isinstance(ckpt, dict):
         raise TypeError(f'No state dict found in {checkpoint}: got a '
                         f'{type(ckpt).__name__}.')
