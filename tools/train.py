@@ -73,9 +73,8 @@ def choose_resume_checkpoint(cfg: Config) -> None:
 
 def main(argv=None):
     args = parse_args(argv)
-    from mmengine.runner import Runner
-
-    from vosbench.engine import setup_cpu_distributed, shutdown_distributed
+    from vosbench.engine import (build_runner, setup_cpu_distributed,
+                                 shutdown_distributed)
     from vosbench.utils import keep_freed_memory, register_all_modules
 
     keep_freed_memory()  # see vosbench/utils/allocator.py
@@ -83,7 +82,7 @@ def main(argv=None):
     cfg = build_train_cfg(args)
     choose_resume_checkpoint(cfg)
     setup_cpu_distributed(cfg, args.launcher)
-    from vosbench.engine import build_runner; runner = build_runner(cfg)
+    runner = build_runner(cfg)
     runner.train()
     shutdown_distributed()
 
