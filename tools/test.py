@@ -16,8 +16,25 @@ scales (0.75, 1.0) (``vosbench.models.tta.default_tta_model``).
 
 An ensemble config (``model = dict(type='VOSEnsemble', models=[...])``)
 names each member's checkpoint itself: pass ``none`` as CHECKPOINT.
+
+Before the first video, ``--out`` and ``--show-dir`` are created and proven
+writable, and the dataset's layout is checked (its frame lists, and the
+sizes of frames and masks from their file headers). A video that fails (an
+unreadable frame, a corrupt mask) is reported with its file and reason, what
+was segmented of it is kept, the other videos go on, the metric is written
+for the videos that completed and marks the failed ones, and the exit
+status is 1 with a summary of the failures (``vosbench.engine.VOSTestLoop``);
+``--fail-fast`` stops at the first failure instead.
+
+``--out DIR`` gets ``DIR/vosbench_run.json`` (config and checkpoint with
+their sha256, vosbench version, command line, start and end time, complete
+or not, failed videos; ``vosbench.evaluation.results_manifest``). A run
+into a folder made by another config, checkpoint or options is refused
+unless ``--overwrite`` (which empties it first); a rerun of the same writes
+over it. Temporary files a killed run left there are deleted.
 """
 import argparse
+import os
 import os.path as osp
 import sys
 
@@ -46,6 +63,16 @@ def parse_args(argv=None):
         '--tta', action='store_true',
         help='test-time augmentation: the config\'s tta_model (default: '
         'flip x scales 0.75, 1.0) and tta_pipeline')
+    parser.add_argument(
+        '--fail-fast', action='store_true',
+        help='stop at the first video that fails (default: report it, keep '
+        'what was segmented of it, go on with the others and exit with '
+        'status 1 at the end)')
+    parser.add_argument(
+        '--overwrite', action='store_true',
+        help='--out holds the results of another config, checkpoint or '
+        'options (its vosbench_run.json says so): empty it first (default: '
+        'refuse)')
     add_runner_arguments(parser)
     return parser.parse_args(argv)
 
@@ -62,6 +89,7 @@ def build_test_cfg(args) -> Config:
             'give the checkpoint of the model')
     cfg.load_from = None if no_checkpoint else args.checkpoint
     cfg.resume = False
+    set_test_loop(cfg, getattr(args, 'fail_fast', False))
     if args.tta:
         apply_tta(cfg)
     custom_hooks = list(cfg.get('custom_hooks', None) or [])
@@ -81,6 +109,22 @@ def build_test_cfg(args) -> Config:
                                  interval=args.show_interval))
     cfg.custom_hooks = custom_hooks
     return cfg
+
+
+def set_test_loop(cfg: Config, fail_fast: bool) -> None:
+    """Test with ``VOSTestLoop`` (a failed video does not stop the run
+    unless ``fail_fast``), keeping the config's other ``test_cfg`` keys. A
+    config that names a loop of its own keeps it."""
+    loop = dict(cfg.get('test_cfg', None) or {})
+    loop_type = str(loop.get('type', 'TestLoop')).split('.')[-1]
+    if loop_type not in ('TestLoop', 'VOSTestLoop'):
+        print(f'warning: the config\'s test_cfg names its own loop '
+              f'({loop["type"]}): failed videos stop the run as that loop '
+              'does, and --fail-fast has no effect', file=sys.stderr)
+        return
+    loop['type'] = 'VOSTestLoop'
+    loop['fail_fast'] = bool(fail_fast)
+    cfg.test_cfg = loop
 
 
 def is_ensemble(model_cfg) -> bool:
@@ -116,13 +160,88 @@ def _member_checkpoints(model_cfg) -> list:
             if isinstance(m, dict)]
 
 
+def launcher_rank(launcher: str) -> int:
+    """This process's rank, from the launcher's environment (before the
+    process group exists)."""
+    if launcher == 'none':
+        return 0
+    for key in ('RANK', 'SLURM_PROCID', 'OMPI_COMM_WORLD_RANK'):
+        if os.environ.get(key, '').isdigit():
+            return int(os.environ[key])
+    return 0
+
+
+def check_outputs(args, cfg: Config):
+    """Before anything is built: ``--show-dir`` and ``--out`` created and
+    proven writable, and ``--out`` checked against the run that made it
+    (refused if another run made it, unless ``--overwrite``). Returns the
+    identity of this run (None without ``--out``)."""
+    from vosbench.evaluation.results_manifest import (ResultsFolderError,
+                                                      ensure_writable_folder,
+                                                      prepare_results_folder,
+                                                      run_identity)
+    try:
+        if args.show_dir:
+            ensure_writable_folder(args.show_dir, 'overlay folder (--show-dir)')
+        if not args.out:
+            return None
+        no_checkpoint = args.checkpoint.lower() == 'none'
+        identity = run_identity(
+            args.config, None if no_checkpoint else args.checkpoint,
+            cfg_options=args.cfg_options, tta=args.tta,
+            partial_load=getattr(args, 'partial_load', False),
+            member_checkpoints=[
+                c for c in _member_checkpoints(cfg.model) if c is not None
+            ] if is_ensemble(cfg.model) else ())
+        prepare_results_folder(args.out, identity, args.overwrite,
+                               write=False)
+    except ResultsFolderError as exc:
+        raise SystemExit(f'error: {exc}') from None
+    return identity
+
+
+def prepare_outputs(args, identity, command: list):
+    """Right before the first video: ``--out`` made ready by
+    ``prepare_results_folder`` (emptied with ``--overwrite`` if another run
+    made it, temporary files of a killed run deleted, the manifest written;
+    by rank 0 only). Returns the manifest (None without ``--out``)."""
+    from vosbench.evaluation.results_manifest import (ResultsFolderError,
+                                                      prepare_results_folder)
+    if identity is None:
+        return None
+    rank0 = launcher_rank(args.launcher) == 0
+    try:
+        manifest = prepare_results_folder(args.out, identity, args.overwrite,
+                                          command=command, write=rank0)
+    except ResultsFolderError as exc:
+        raise SystemExit(f'error: {exc}') from None
+    if rank0 and manifest.get('emptied_earlier_run'):
+        print(f'--overwrite: emptied {args.out}, which held the results of '
+              'another run', file=sys.stderr)
+    if rank0 and manifest.get('mixed'):
+        print(f'warning: {args.out}: {manifest["mixed_reason"]} '
+              '(recorded in its vosbench_run.json)', file=sys.stderr)
+    return manifest
+
+
+def _failures_of(runner) -> list:
+    loop = getattr(runner, '_test_loop', None)
+    return list(getattr(loop, 'failures', None) or [])
+
+
 def main(argv=None):
+    command = [osp.abspath(__file__)] + list(
+        sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     if args.checkpoint.lower() != 'none' and not osp.isfile(args.checkpoint):
         raise SystemExit(f'checkpoint not found: {args.checkpoint}')
+    from mmengine.dist import barrier
     from mmengine.runner import Runner
 
-    from vosbench.engine import setup_cpu_distributed, shutdown_distributed
+    from vosbench.datasets import DatasetLayoutError
+    from vosbench.engine import (format_failures, setup_cpu_distributed,
+                                 shutdown_distributed)
+    from vosbench.evaluation.results_manifest import finish_manifest
     from vosbench.utils import keep_freed_memory, register_all_modules
 
     keep_freed_memory()  # see vosbench/utils/allocator.py
@@ -134,10 +253,32 @@ def main(argv=None):
         if missing:
             raise SystemExit('ensemble member checkpoints not found: '
                              + ', '.join(missing))
+    identity = check_outputs(args, cfg)
     setup_cpu_distributed(cfg, args.launcher)
     from vosbench.engine import build_runner; runner = build_runner(cfg)
-    metrics = runner.test()
+    manifest = prepare_outputs(args, identity, command)
+    barrier()  # rank 0 has made --out ready before any rank writes to it
+    write_manifest = manifest is not None and \
+        launcher_rank(args.launcher) == 0
+    try:
+        metrics = runner.test()
+    except BaseException as exc:
+        failures = _failures_of(runner)
+        if write_manifest:
+            finish_manifest(args.out, manifest, failures,
+                            error=f'{type(exc).__name__}: {exc}')
+        if failures:
+            print(format_failures(failures), file=sys.stderr)
+        if isinstance(exc, DatasetLayoutError):
+            raise SystemExit(f'error: the dataset\'s layout: {exc}') from exc
+        raise
+    failures = _failures_of(runner)
+    if write_manifest:
+        finish_manifest(args.out, manifest, failures)
     shutdown_distributed()
+    if failures:
+        raise SystemExit(format_failures(
+            failures, len(runner.test_loop.dataloader.dataset)))
     return metrics
 
 

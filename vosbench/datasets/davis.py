@@ -154,7 +154,7 @@ class DAVISDataset(BaseDataset):
                                                      mask_root))
             except (DatasetLayoutError, FrameListError) as exc:
                 problems.append(str(exc))
-        if not problems and self._check_sizes():
+        if self._check_sizes():
             for info in data_list:
                 problems += video_size_problems(info)
         raise_layout_problems(problems, self.data_root)

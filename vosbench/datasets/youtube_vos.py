@@ -153,7 +153,7 @@ class YouTubeVOSDataset(DAVISDataset):
                                                             meta[video]))
             except (DatasetLayoutError, FrameListError) as exc:
                 problems.append(str(exc))
-        if not problems and self._check_sizes():
+        if self._check_sizes():
             for info in data_list:
                 problems += video_size_problems(info)
         raise_layout_problems(problems, self.data_root)

@@ -24,3 +24,8 @@ __all__ += [
     'CheckpointMismatchError', 'VOSRunner', 'build_runner',
     'load_checkpoint_checked', 'load_state_dict_checked'
 ]
+
+# the test loop of tools/test.py: a failed video is recorded, the others go on
+from .loops import VOSTestLoop, format_failures  # noqa: E402
+
+__all__ += ['VOSTestLoop', 'format_failures']

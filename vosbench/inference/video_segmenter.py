@@ -128,6 +128,34 @@ def channel_argmax(probs: torch.Tensor) -> np.ndarray:
     return probs.numpy().argmax(0)
 
 
+class VideoInferenceError(RuntimeError):
+    """A video of a test batch failed while it was segmented (a frame that
+    cannot be read, a corrupt given mask, ...).
+
+    The message names the video and the cause (whose message names the
+    file); the cause is ``__cause__``.
+
+    Attributes:
+        seq_name (str): The video that failed.
+        completed (list[dict]): The results of the batch's videos before it
+            (as :func:`predict_videos` returns them).
+        partial (dict): The failed video's result so far: the data sample
+            with ``pred_labels`` (``(n, H, W)``), ``pred_frame_names`` and
+            ``pred_frame_indices`` of the ``n`` output frames segmented
+            before the failure (none when its given masks could not be
+            read), and ``failure`` (the reason).
+        remaining (list[dict]): The batch's data samples after it, not run.
+    """
+
+    def __init__(self, message: str, seq_name: str, completed: List[dict],
+                 partial: dict, remaining: List[dict]):
+        super().__init__(message)
+        self.seq_name = seq_name
+        self.completed = completed
+        self.partial = partial
+        self.remaining = remaining
+
+
 def predict_videos(model, data_samples: List[dict]) -> List[dict]:
     """Segment whole videos of mmengine data samples.
 
@@ -146,9 +174,15 @@ def predict_videos(model, data_samples: List[dict]) -> List[dict]:
         uint8, ``pred_frame_names`` (N names) and ``pred_frame_indices``
         (their indices among the frames) added; N is the number of output
         frames, all frames by default.
+
+    Raises:
+        VideoInferenceError: when reading a video's given masks or frames,
+            or segmenting them, fails; it carries the results of the
+            videos before, what was segmented of this one, and the videos
+            after (``VOSTestLoop`` keeps them and goes on).
     """
     results = []
-    for sample in data_samples:
+    for position, sample in enumerate(data_samples):
         name = sample.get('seq_name')
         if 'frames' not in sample or 'given_masks' not in sample:
             raise KeyError(
@@ -156,9 +190,20 @@ def predict_videos(model, data_samples: List[dict]) -> List[dict]:
                 '"given_masks" (lazy sources); pack it with the '
                 'PackVideoInputs transform')
         given_masks = sample['given_masks']
-        given = given_masks.load() if hasattr(given_masks, 'load') else {
-            t: labels for t, labels in enumerate(given_masks)
-            if labels is not None}
+        try:
+            given = given_masks.load() if hasattr(given_masks, 'load') else {
+                t: labels for t, labels in enumerate(given_masks)
+                if labels is not None}
+        except Exception as exc:
+            partial = dict(sample)
+            partial['pred_labels'] = np.zeros((0, 0, 0), dtype=np.uint8)
+            partial['pred_frame_names'] = []
+            partial['pred_frame_indices'] = []
+            partial['failure'] = f'{type(exc).__name__}: {exc}'
+            raise VideoInferenceError(
+                f'video {name!r}: its given masks cannot be read: {exc}',
+                str(name), results, partial,
+                list(data_samples[position + 1:])) from exc
         if not given:
             raise ValueError(f'video {name!r}: no given mask (no frame of '
                              'given_masks has one)')
@@ -175,10 +220,27 @@ def predict_videos(model, data_samples: List[dict]) -> List[dict]:
         out_indices = [index_of[n] for n in out_names]
         slot = {t: i for i, t in enumerate(out_indices)}
         pred = np.zeros((len(out_indices), *shape), dtype=np.uint8)
-        for t, labels in enumerate(
-                segment_video(model, sample['frames'], given_labels=given)):
-            if t in slot:
-                pred[slot[t]] = labels
+        done = 0  # frames segmented
+        try:
+            for t, labels in enumerate(
+                    segment_video(model, sample['frames'],
+                                  given_labels=given)):
+                if t in slot:
+                    pred[slot[t]] = labels
+                done = t + 1
+        except Exception as exc:
+            kept = [i for i, t in enumerate(out_indices) if t < done]
+            partial = dict(sample)
+            partial['pred_labels'] = pred[kept]
+            partial['pred_frame_names'] = [out_names[i] for i in kept]
+            partial['pred_frame_indices'] = [out_indices[i] for i in kept]
+            frame = frame_names[done] if done < len(frame_names) else None
+            where = f', frame {frame!r}' if frame is not None else ''
+            partial['failure'] = f'{type(exc).__name__}: {exc}'
+            raise VideoInferenceError(
+                f'video {name!r}{where} ({done} of {len(frame_names)} frames '
+                f'segmented): {exc}', str(name), results, partial,
+                list(data_samples[position + 1:])) from exc
         result = dict(sample)
         result['pred_labels'] = pred
         result['pred_frame_names'] = out_names

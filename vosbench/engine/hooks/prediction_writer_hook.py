@@ -41,7 +41,9 @@ class PredictionWriterHook(Hook):
     Files go to ``<out_dir>/<seq_name>/<frame_name>.png`` for the frames
     ``pred_frame_names`` (all frames unless the sample names output frames,
     see :meth:`STM.predict`), each written
-    atomically, so an interrupted run leaves only complete files. In
+    atomically, so an interrupted run leaves only complete files. A video
+    that failed part-way (an output with ``failure`` from ``VOSTestLoop``)
+    has the frames segmented before the failure written. In
     distributed testing the videos a rank only got as sampler padding are
     not written again.
 

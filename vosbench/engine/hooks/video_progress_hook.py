@@ -14,7 +14,9 @@ class VideoProgressHook(Hook):
 
     mmengine's ``LoggerHook`` logs every ``interval`` iterations, and a
     validation or test iteration is a whole video (minutes on a CPU), so
-    without this a test run can stay silent for an hour.
+    without this a test run can stay silent for an hour. A video that
+    failed (an output with ``failure``, from ``VOSTestLoop``) is logged as an
+    error with the frames kept and the reason.
     """
 
     priority = 'BELOW_NORMAL'
@@ -42,6 +44,15 @@ class VideoProgressHook(Hook):
         left = (now - self._start) / (batch_idx + 1) * (total - batch_idx - 1)
         for result in outputs or []:
             frames = len(result.get('frame_names', ()))
+            failure = result.get('failure')
+            if failure is not None:
+                done = len(result.get('pred_frame_names', ()))
+                runner.logger.error(
+                    f'{mode} video {batch_idx + 1}/{total} '
+                    f'{result.get("seq_name")}: FAILED after {seconds:.1f} s '
+                    f'({done} of {frames} frames kept): {failure}; about '
+                    f'{left / 60:.1f} min left')
+                continue
             fps = frames / seconds if seconds > 0 else float('inf')
             runner.logger.info(
                 f'{mode} video {batch_idx + 1}/{total} '
