@@ -13,8 +13,19 @@ to ``--out-dir`` (default RESULTS_DIR), replacing those of an earlier run,
 and prints the tables. Exits with status 1 and a message naming the
 sequence and frame when something is wrong (missing or unreadable
 prediction, label that is no object, size mismatch, ...).
+
+The arguments are validated first (the split, each sequence's ground truth
+by the frame-list rules the datasets use, its prediction folder) and
+``--out-dir`` proven writable; the earlier run's result files are deleted
+only then, so a wrong argument leaves them as they were (a problem found
+while scoring, such as a missing or unreadable prediction, comes after: the
+earlier files, which no longer describe the folder, are gone). A RESULTS_DIR written by ``tools/test.py --out`` has a manifest
+(``vosbench_run.json``): a warning is printed when it says that the run did
+not complete (killed, stopped, failed videos) or that the folder may mix
+runs.
 """
 import argparse
+import os
 import os.path as osp
 import sys
 import time
@@ -28,7 +39,10 @@ except ImportError:  # run from a checkout without installing
 from vosbench.evaluation.davis_results import \
     evaluate_results_folder  # noqa: E402
 from vosbench.evaluation.functional.davis_summary import (  # noqa: E402
-    format_tables, remove_result_files, write_davis_results)
+    format_tables, remove_result_files, result_file_paths,
+    write_davis_results)
+from vosbench.evaluation.results_manifest import (  # noqa: E402
+    TEMPORARY_FILE, ensure_writable_folder, manifest_warnings)
 
 
 def parse_args(argv=None):
@@ -84,15 +98,33 @@ def _progress_printer(quiet: bool):
     return progress
 
 
+def _remove_temporary_result_files(out_dir: str, split: str) -> None:
+    """Temporary files of this split's result files that a killed run left
+    (``<result file>.tmp<pid>``)."""
+    names = {osp.basename(p) for p in result_file_paths(out_dir,
+                                                        split).values()}
+    for entry in os.listdir(out_dir):
+        base, dot, _ = entry.rpartition('.tmp')
+        if dot and base in names and TEMPORARY_FILE.search(entry):
+            os.remove(osp.join(out_dir, entry))
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     out_dir = args.out_dir or args.results_dir
-    try:
-        removed = remove_result_files(out_dir, args.split) \
-            if osp.isdir(out_dir) else []
-        for path in removed:
+    if osp.isdir(args.results_dir):
+        for warning in manifest_warnings(args.results_dir):
+            print(f'warning: {warning}', file=sys.stderr)
+
+    def before_scoring() -> None:
+        # every input is valid: now the earlier results may go
+        ensure_writable_folder(out_dir, '--out-dir')
+        _remove_temporary_result_files(out_dir, args.split)
+        for path in remove_result_files(out_dir, args.split):
             print(f'removed the result file of an earlier run: {path}',
                   file=sys.stderr)
+
+    try:
         out = evaluate_results_folder(
             args.gt_root,
             args.results_dir,
@@ -103,7 +135,8 @@ def main(argv=None) -> dict:
             sequences=args.sequences,
             workers=args.workers,
             skip_last_frame=not args.score_last_frame,
-            progress=_progress_printer(args.quiet))
+            progress=_progress_printer(args.quiet),
+            before_scoring=before_scoring)
         settings = dict(
             gt_root=osp.abspath(args.gt_root),
             results_dir=osp.abspath(args.results_dir),
