@@ -19,10 +19,10 @@ by the frame-list rules the datasets use, its prediction folder) and
 ``--out-dir`` proven writable; the earlier run's result files are deleted
 only then, so a wrong argument leaves them as they were (a problem found
 while scoring, such as a missing or unreadable prediction, comes after: the
-earlier files, which no longer describe the folder, are gone). A RESULTS_DIR written by ``tools/test.py --out`` has a manifest
-(``vosbench_run.json``): a warning is printed when it says that the run did
-not complete (killed, stopped, failed videos) or that the folder may mix
-runs.
+earlier files, which no longer describe the folder, are gone). A RESULTS_DIR
+written by ``tools/test.py --out`` has a manifest (``vosbench_run.json``): a
+warning is printed when it says that the run did not complete (killed,
+stopped, failed videos) or that the folder may mix runs.
 """
 import argparse
 import os

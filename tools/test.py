@@ -182,7 +182,8 @@ def check_outputs(args, cfg: Config):
                                                       run_identity)
     try:
         if args.show_dir:
-            ensure_writable_folder(args.show_dir, 'overlay folder (--show-dir)')
+            ensure_writable_folder(args.show_dir,
+                                   'overlay folder (--show-dir)')
         if not args.out:
             return None
         no_checkpoint = args.checkpoint.lower() == 'none'
@@ -194,13 +195,13 @@ def check_outputs(args, cfg: Config):
                 c for c in _member_checkpoints(cfg.model) if c is not None
             ] if is_ensemble(cfg.model) else ())
         prepare_results_folder(args.out, identity, args.overwrite,
-                               write=False)
+                               write=False, keep=[cfg.work_dir])
     except ResultsFolderError as exc:
         raise SystemExit(f'error: {exc}') from None
     return identity
 
 
-def prepare_outputs(args, identity, command: list):
+def prepare_outputs(args, cfg: Config, identity, command: list):
     """Right before the first video: ``--out`` made ready by
     ``prepare_results_folder`` (emptied with ``--overwrite`` if another run
     made it, temporary files of a killed run deleted, the manifest written;
@@ -212,7 +213,8 @@ def prepare_outputs(args, identity, command: list):
     rank0 = launcher_rank(args.launcher) == 0
     try:
         manifest = prepare_results_folder(args.out, identity, args.overwrite,
-                                          command=command, write=rank0)
+                                          command=command, write=rank0,
+                                          keep=[cfg.work_dir])
     except ResultsFolderError as exc:
         raise SystemExit(f'error: {exc}') from None
     if rank0 and manifest.get('emptied_earlier_run'):
@@ -256,7 +258,11 @@ def main(argv=None):
     identity = check_outputs(args, cfg)
     setup_cpu_distributed(cfg, args.launcher)
     from vosbench.engine import build_runner; runner = build_runner(cfg)
-    manifest = prepare_outputs(args, identity, command)
+    try:
+        runner.test_loop  # builds the dataset, which checks its layout
+    except DatasetLayoutError as exc:
+        raise SystemExit(f'error: the dataset\'s layout: {exc}') from exc
+    manifest = prepare_outputs(args, cfg, identity, command)
     barrier()  # rank 0 has made --out ready before any rank writes to it
     write_manifest = manifest is not None and \
         launcher_rank(args.launcher) == 0

@@ -213,6 +213,14 @@ def test_a_folder_without_manifest_is_marked_mixed(tmp_path):
         prepare_results_folder(str(out), other)
     manifest = prepare_results_folder(str(out), other, overwrite=True)
     assert os.listdir(out) == [MANIFEST] and manifest['mixed'] is False
+    # the run's own work dir inside --out is no earlier result
+    work = out / 'work' / '20261201_000000'
+    os.makedirs(work)
+    (work / 'log.json.tmp12.json').write_text('')
+    assert prepare_results_folder(str(out), identity, overwrite=True,
+                                  keep=[str(work)])['mixed'] is False
+    assert (work / 'log.json.tmp12.json').exists()
+    assert sorted(os.listdir(out)) == [MANIFEST, 'work']
 
 
 # ---------------------------------------------------------------------------

@@ -12,9 +12,9 @@ read from ``RESULTS_DIR/<seq>/<frame>.png``; the sequences and their order
 come from the split file. Where ``GT_ROOT/JPEGImages/<resolution>/<seq>``
 exists, the frame-list rules of the datasets apply too
 (:func:`vosbench.utils.frame_lists.sequence_frames`): a ground-truth frame
-without its image is an error, as it is for ``tools/test.py``. The scoring rules are those of
-:func:`vosbench.evaluation.functional.evaluate_sequence`, the same code
-``DAVISMetric`` (and so ``tools/test.py``) uses.
+without its image is an error, as it is for ``tools/test.py``. The scoring
+rules are those of :func:`vosbench.evaluation.functional.evaluate_sequence`,
+the same code ``DAVISMetric`` (and so ``tools/test.py``) uses.
 
 This module imports neither torch nor mmengine, so the command-line tool
 starts fast and stays small.

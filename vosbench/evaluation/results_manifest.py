@@ -239,13 +239,25 @@ def _blocking_file(folder: str) -> str:
     return ''
 
 
-def clean_temporary_files(folder: str) -> List[str]:
+def _kept(path: str, keep: Sequence[str]) -> bool:
+    """Whether ``path`` is one of ``keep`` or holds one of them."""
+    path = osp.abspath(path)
+    return any(k == path or k.startswith(path + os.sep) for k in keep)
+
+
+def clean_temporary_files(folder: str,
+                          keep: Sequence[str] = ()) -> List[str]:
     """Delete the temporary files (:data:`TEMPORARY_FILE`) a killed run left
-    anywhere under ``folder``. Returns their paths."""
+    anywhere under ``folder`` (but in ``keep`` and what holds it). Returns
+    their paths."""
     removed = []
     if not osp.isdir(folder):
         return removed
-    for root, _, files in os.walk(folder):
+    keep = [osp.abspath(k) for k in keep]
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs
+                   if not any(k == osp.abspath(osp.join(root, d))
+                              for k in keep)]
         for name in files:
             if TEMPORARY_FILE.search(name):
                 path = osp.join(root, name)
@@ -257,11 +269,11 @@ def clean_temporary_files(folder: str) -> List[str]:
     return sorted(removed)
 
 
-def _empty_folder(folder: str) -> None:
+def _empty_folder(folder: str, keep: Sequence[str] = ()) -> None:
     """Delete everything in ``folder`` but the write probes of other
-    processes of the same run."""
+    processes of the same run and the entries that are or hold ``keep``."""
     for entry in os.scandir(folder):
-        if entry.name.startswith(_PROBE_PREFIX):
+        if entry.name.startswith(_PROBE_PREFIX) or _kept(entry.path, keep):
             continue
         try:
             if entry.is_dir(follow_symlinks=False):
@@ -276,7 +288,8 @@ def prepare_results_folder(folder: str,
                            identity: dict,
                            overwrite: bool = False,
                            command: Optional[Sequence[str]] = None,
-                           write: bool = True) -> dict:
+                           write: bool = True,
+                           keep: Sequence[str] = ()) -> dict:
     """Make ``folder`` ready for a run of ``identity``, before its first
     video, and write its manifest (``complete: false``).
 
@@ -298,6 +311,9 @@ def prepare_results_folder(folder: str,
         write (bool): Change nothing on disk but the probe (the other
             ranks of a distributed run: only rank 0 prepares the folder);
             the checks are the same.
+        keep (Sequence[str]): Paths inside ``folder`` that are not results
+            (the run's work dir, when it is inside ``--out``): never
+            emptied, cleaned or counted.
 
     Returns:
         dict: The manifest written (or that would be written).
@@ -306,10 +322,12 @@ def prepare_results_folder(folder: str,
         ResultsFolderError: see above.
     """
     folder = ensure_writable_folder(folder, 'results folder (--out)')
+    keep = [osp.abspath(k) for k in keep]
     old = read_manifest(folder)
     entries = [e for e in os.listdir(folder)
                if e != MANIFEST_NAME and not TEMPORARY_FILE.search(e)
-               and not e.startswith(_PROBE_PREFIX)]
+               and not e.startswith(_PROBE_PREFIX)
+               and not _kept(osp.join(folder, e), keep)]
     mixed, mixed_reason = False, None
     emptied = False
     if old is not None:
@@ -324,7 +342,7 @@ def prepare_results_folder(folder: str,
                     + '\nIts predictions would mix with this run\'s: choose '
                     'another --out, or pass --overwrite to empty it first')
             if write:
-                _empty_folder(folder)
+                _empty_folder(folder, keep)
             emptied = True
         else:
             mixed = bool(old.get('mixed'))
@@ -342,7 +360,7 @@ def prepare_results_folder(folder: str,
                         f'{MANIFEST_NAME} before the run of '
                         f'{_now()}: files of an unknown run may remain')
     if write:
-        clean_temporary_files(folder)
+        clean_temporary_files(folder, keep)
     manifest = dict(
         format=MANIFEST_FORMAT,
         tool='tools/test.py',

@@ -22,9 +22,10 @@ The rules:
   an error: which one is the frame is not defined.
 - ``require='first'`` (DAVIS, semi-supervised): the first frame has ground
   truth (it gives the objects). ``require='all'`` (DAVIS training): every
-  frame has ground truth, the first one first. ``require='any'`` (sparse ground truth, YouTube-VOS): at
-  least one frame has. Frames without ground truth are otherwise allowed
-  (sparse ground truth; they are run on and not scored).
+  frame has ground truth, the first one first. ``require='any'`` (sparse
+  ground truth, YouTube-VOS): at least one frame has. Frames without ground
+  truth are otherwise allowed (sparse ground truth; they are run on and not
+  scored).
 
 This module only uses the standard library: ``tools/eval_results.py``
 imports it without torch.
