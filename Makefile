@@ -26,7 +26,7 @@ demo-train: demo-data
 
 demo-test: demo-train
 	$(PY) tools/test.py $(DEMO_CONFIG) $$(cat $(DEMO_WORK_DIR)/last_checkpoint) \
-		--work-dir $(DEMO_WORK_DIR) --out $(DEMO_WORK_DIR)/predictions \
+		--work-dir $(DEMO_WORK_DIR) --out $(DEMO_WORK_DIR)/predictions --overwrite \
 		--show-dir $(DEMO_WORK_DIR)/overlays --show-interval 5
 
 # set up, make the synthetic data, train the small STM on CPU, test it,

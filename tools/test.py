@@ -238,11 +238,10 @@ def main(argv=None):
     if args.checkpoint.lower() != 'none' and not osp.isfile(args.checkpoint):
         raise SystemExit(f'checkpoint not found: {args.checkpoint}')
     from mmengine.dist import barrier
-    from mmengine.runner import Runner
 
     from vosbench.datasets import DatasetLayoutError
-    from vosbench.engine import (format_failures, setup_cpu_distributed,
-                                 shutdown_distributed)
+    from vosbench.engine import (build_runner, format_failures,
+                                 setup_cpu_distributed, shutdown_distributed)
     from vosbench.evaluation.results_manifest import finish_manifest
     from vosbench.utils import keep_freed_memory, register_all_modules
 
@@ -257,7 +256,7 @@ def main(argv=None):
                              + ', '.join(missing))
     identity = check_outputs(args, cfg)
     setup_cpu_distributed(cfg, args.launcher)
-    from vosbench.engine import build_runner; runner = build_runner(cfg)
+    runner = build_runner(cfg)
     try:
         runner.test_loop  # builds the dataset, which checks its layout
     except DatasetLayoutError as exc:

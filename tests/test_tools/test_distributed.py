@@ -353,7 +353,7 @@ def test_dist_test_cpu(dist_train_run, setup_dirs):
              for d, _, files in os.walk(out_dist) for f in files}
     assert found == expected_pngs | {
         'global_results-val.csv', 'per-sequence_results-val.csv',
-        'results-val.json'}
+        'results-val.json', 'vosbench_run.json'}
 
     # the metric saw every video once: each object listed once
     results, rows = _read_results(out_dist)
