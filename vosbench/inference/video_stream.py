@@ -245,9 +245,12 @@ class VideoStream:
         return self._current_probs
 
     def _segment_groups(self, frame) -> Tensor:
-        """One query encoding, then per memory group: encode the previous
-        frame with the group's objects, read the group's memory, decode the
-        group's objects; soft aggregation over all objects.
+        """Per memory group: encode the previous frame with the group's
+        objects and gather the group's memory; then one query encoding,
+        each group's objects decoded from its memory, and soft aggregation
+        over all objects. (The memory encoder runs first, so that its
+        activations are freed before the query encoder's skips are made:
+        0.1-0.2 GB less peak memory for a ResNet-50 STM at 480x854.)
 
         Returns:
             Tensor: ``(1, K + 1, H', W')`` padded probabilities.
@@ -256,10 +259,7 @@ class VideoStream:
         prev_objects = self._pad(prev_probs[None, 1:])  # (1, K, H', W')
         single = len(self.groups) == 1
         total = None if single else prev_objects.sum(dim=1, keepdim=True)
-        self._current_frame = self._prepare_frame(frame)
-        query_key, query_value, skips = self.model.encode_query(
-            self._current_frame)
-        object_probs, first = [], 0
+        memories, first = [], 0
         for group in self.groups:
             last = first + len(group.object_ids)
             own = prev_objects[:, first:last]
@@ -268,13 +268,17 @@ class VideoStream:
                                                          keepdim=True)
             key, value = self.model.encode_memory(prev_frame, own,
                                                   other_probs=others)
-            memory_key, memory_value = group.bank.gather(
-                (key, value, self.frame_index))
-            object_probs.append(self.model.decode_objects(
-                memory_key, memory_value, query_key, query_value, skips))
+            memories.append(group.bank.gather((key, value, self.frame_index)))
             if group.keeps(self.frame_index):
                 group.bank.add(key, value, self.frame_index)
             first = last
+        self._current_frame = self._prepare_frame(frame)
+        query_key, query_value, skips = self.model.encode_query(
+            self._current_frame)
+        object_probs = [
+            self.model.decode_objects(memory_key, memory_value, query_key,
+                                      query_value, skips)
+            for memory_key, memory_value in memories]
         logits = self.model.aggregate(torch.cat(object_probs, dim=1))
         return self.model.probs_from_logits(logits,
                                             self.aggregation_channels)
