@@ -28,16 +28,13 @@ import sys
 import textwrap
 
 import pytest
-import torch
-from mmengine.config import Config
 
-from vosbench.registry import MODELS
 
 from tool_loading import load_tool
+from tool_run_helpers import (REPO, save_tiny_checkpoint,
+                              write_synthetic_davis,
+                              write_test_config as write_config)
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-BASE = osp.join(REPO, 'configs', '_base_')
-TINY_MODEL = osp.join(BASE, 'models', 'stm_r18-tiny.py')
 VIDEOS = ['synth_val_0000', 'synth_val_0001']
 MANIFEST = 'vosbench_run.json'
 
@@ -50,42 +47,16 @@ eval_tool = load_tool('tools/eval_results.py',
 
 @pytest.fixture(scope='module')
 def data_root(tmp_path_factory):
-    from vosbench.datasets.synthetic import generate_synthetic_davis
-    root = str(tmp_path_factory.mktemp('result_folders_data'))
-    generate_synthetic_davis(root, num_train=0, num_val=2, num_frames=3,
-                             height=32, width=48, seed=0, progress=False)
-    return root
-
-
-def make_checkpoint(folder, name, seed):
-    torch.manual_seed(seed)
-    model = MODELS.build(Config.fromfile(TINY_MODEL).model)
-    path = str(folder / name)
-    torch.save(dict(state_dict=model.state_dict(), meta={}), path)
-    return path
+    return write_synthetic_davis(
+        str(tmp_path_factory.mktemp('result_folders_data')), num_val=2,
+        num_frames=3)
 
 
 @pytest.fixture(scope='module')
 def checkpoints(tmp_path_factory):
     folder = tmp_path_factory.mktemp('ckpts')
-    return (make_checkpoint(folder, 'model_a.pth', 1),
-            make_checkpoint(folder, 'model_b.pth', 2))
-
-
-def write_config(folder, name, data_root):
-    path = osp.join(str(folder), f'{name}.py')
-    with open(path, 'w') as f:
-        f.write(f'''_base_ = [
-    {TINY_MODEL!r},
-    {osp.join(BASE, 'datasets', 'synthetic.py')!r},
-    {osp.join(BASE, 'schedules', 'schedule_adam-1e-5_80k.py')!r},
-    {osp.join(BASE, 'default_runtime.py')!r},
-]
-data_root = {data_root!r}
-test_dataloader = dict(num_workers=0, dataset=dict(data_root=data_root))
-visualizer = dict(name={name!r})
-''')
-    return path
+    return (save_tiny_checkpoint(str(folder / 'model_a.pth'), seed=1),
+            save_tiny_checkpoint(str(folder / 'model_b.pth'), seed=2))
 
 
 def run_eval(argv, capsys):

@@ -28,10 +28,10 @@ from mmengine.config import Config
 from vosbench.registry import MODELS
 
 from tool_loading import load_tool
+from tool_run_helpers import (TINY_MODEL, save_tiny_checkpoint,
+                              write_synthetic_davis,
+                              write_test_config as write_config)
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-BASE = osp.join(REPO, 'configs', '_base_')
-TINY_MODEL = osp.join(BASE, 'models', 'stm_r18-tiny.py')
 VIDEOS = [f'synth_val_{i:04d}' for i in range(4)]
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
@@ -41,11 +41,8 @@ test_tool = load_tool('tools/test.py', 'vosbench_tool_test_runs')
 
 @pytest.fixture(scope='module')
 def clean_root(tmp_path_factory):
-    from vosbench.datasets.synthetic import generate_synthetic_davis
-    root = str(tmp_path_factory.mktemp('test_runs_data'))
-    generate_synthetic_davis(root, num_train=0, num_val=4, num_frames=4,
-                             height=32, width=48, seed=0, progress=False)
-    return root
+    return write_synthetic_davis(str(tmp_path_factory.mktemp('test_runs_data')),
+                                 num_val=4, num_frames=4)
 
 
 @pytest.fixture
@@ -57,11 +54,8 @@ def data_root(clean_root, tmp_path):
 
 @pytest.fixture(scope='module')
 def checkpoint(tmp_path_factory):
-    torch.manual_seed(6)
-    model = MODELS.build(Config.fromfile(TINY_MODEL).model)
-    path = str(tmp_path_factory.mktemp('ckpt') / 'tiny.pth')
-    torch.save(dict(state_dict=model.state_dict(), meta={}), path)
-    return path
+    return save_tiny_checkpoint(
+        str(tmp_path_factory.mktemp('ckpt') / 'tiny.pth'), seed=6)
 
 
 @pytest.fixture
@@ -77,22 +71,6 @@ def predicted(monkeypatch):
     monkeypatch.setattr(vosbench.inference, 'predict_videos',
                         predict_videos)
     return seen
-
-
-def write_config(folder, name, data_root):
-    path = osp.join(str(folder), f'{name}.py')
-    with open(path, 'w') as f:
-        f.write(f'''_base_ = [
-    {TINY_MODEL!r},
-    {osp.join(BASE, 'datasets', 'synthetic.py')!r},
-    {osp.join(BASE, 'schedules', 'schedule_adam-1e-5_80k.py')!r},
-    {osp.join(BASE, 'default_runtime.py')!r},
-]
-data_root = {data_root!r}
-test_dataloader = dict(num_workers=0, dataset=dict(data_root=data_root))
-visualizer = dict(name={name!r})
-''')
-    return path
 
 
 def gt_path(root, video, frame):

@@ -1,0 +1,48 @@
+"""Set-up shared by the reliability tests that run tools/test.py on tiny
+synthetic DAVIS data with a randomly initialised tiny STM."""
+import os.path as osp
+
+import torch
+from mmengine.config import Config
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+BASE = osp.join(REPO, 'configs', '_base_')
+TINY_MODEL = osp.join(BASE, 'models', 'stm_r18-tiny.py')
+
+
+def write_synthetic_davis(root: str, num_val: int, num_frames: int) -> str:
+    """``num_val`` synthetic val videos of ``num_frames`` frames at 32x48
+    in the DAVIS layout under ``root``."""
+    from vosbench.datasets.synthetic import generate_synthetic_davis
+    generate_synthetic_davis(root, num_train=0, num_val=num_val,
+                             num_frames=num_frames, height=32, width=48,
+                             seed=0, progress=False)
+    return root
+
+
+def save_tiny_checkpoint(path: str, seed: int) -> str:
+    """The tiny STM with the random weights of ``seed``, saved at
+    ``path``."""
+    from vosbench.registry import MODELS
+    torch.manual_seed(seed)
+    model = MODELS.build(Config.fromfile(TINY_MODEL).model)
+    torch.save(dict(state_dict=model.state_dict(), meta={}), path)
+    return path
+
+
+def write_test_config(folder, name: str, data_root: str) -> str:
+    """``folder/name.py``: the tiny STM tested on the synthetic data at
+    ``data_root`` (no dataloader workers)."""
+    path = osp.join(str(folder), f'{name}.py')
+    with open(path, 'w') as f:
+        f.write(f'''_base_ = [
+    {TINY_MODEL!r},
+    {osp.join(BASE, 'datasets', 'synthetic.py')!r},
+    {osp.join(BASE, 'schedules', 'schedule_adam-1e-5_80k.py')!r},
+    {osp.join(BASE, 'default_runtime.py')!r},
+]
+data_root = {data_root!r}
+test_dataloader = dict(num_workers=0, dataset=dict(data_root=data_root))
+visualizer = dict(name={name!r})
+''')
+    return path
