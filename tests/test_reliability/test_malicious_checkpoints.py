@@ -57,6 +57,7 @@ import torch
 from mmengine.config import Config
 
 from tool_loading import load_tool
+from tool_run_helpers import write_train_config
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BASE = osp.join(REPO, 'configs', '_base_')
@@ -251,34 +252,9 @@ def data_root(tmp_path_factory):
 
 def write_config(folder, name, data_root, extra=''):
     """A tiny-STM config on the synthetic data (2 iterations)."""
-    path = osp.join(str(folder), f'{name}.py')
-    with open(path, 'w') as f:
-        f.write(f'''_base_ = [
-    {TINY_MODEL!r},
-    {osp.join(BASE, 'datasets', 'synthetic.py')!r},
-    {osp.join(BASE, 'schedules', 'schedule_adam-1e-5_80k.py')!r},
-    {osp.join(BASE, 'default_runtime.py')!r},
-]
-data_root = {data_root!r}
-train_pipeline = [
-    dict(type='LoadClipFrames'),
-    dict(type='LoadClipMasks'),
-    dict(type='ClipRandomResizedCrop', crop_size=(32, 32),
-         scale_range=(1.0, 1.0), min_object_pixels=1),
-    dict(type='SelectObjects', max_objects=3, min_pixels=1),
-    dict(type='PackClipInputs'),
-]
-train_dataloader = dict(
-    batch_size=1, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, clip_length=2, max_skip=1,
-                 samples_per_video=1, pipeline=train_pipeline))
-val_dataloader = dict(num_workers=0, dataset=dict(data_root=data_root))
-test_dataloader = val_dataloader
-train_cfg = dict(max_iters=2, val_interval=1000)
-visualizer = dict(name={name + '_' + osp.basename(str(folder))!r})
-{extra}
-''')
-    return path
+    return write_train_config(
+        folder, name, data_root, extra=extra,
+        visualizer_name=name + '_' + osp.basename(str(folder)))
 
 
 def pretrained_backbone_cfg(checkpoint):

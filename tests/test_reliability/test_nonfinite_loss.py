@@ -24,6 +24,7 @@ from mmengine.config import Config
 from vosbench.utils.mask_io import write_mask
 
 from tool_loading import load_tool
+from tool_run_helpers import write_train_config
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BASE = osp.join(REPO, 'configs', '_base_')
@@ -48,36 +49,12 @@ def data_root(tmp_path_factory):
 
 
 def write_config(folder, data_root, extra=''):
-    path = osp.join(str(folder), 'void_train.py')
-    with open(path, 'w') as f:
-        f.write(f'''_base_ = [
-    {TINY_MODEL!r},
-    {osp.join(BASE, 'datasets', 'synthetic.py')!r},
-    {osp.join(BASE, 'schedules', 'schedule_adam-1e-5_80k.py')!r},
-    {osp.join(BASE, 'default_runtime.py')!r},
-]
-data_root = {data_root!r}
-train_pipeline = [
-    dict(type='LoadClipFrames'),
-    dict(type='LoadClipMasks'),
-    dict(type='ClipRandomResizedCrop', crop_size=(32, 32),
-         scale_range=(1.0, 1.0), min_object_pixels=1),
-    dict(type='SelectObjects', max_objects=3, min_pixels=1),
-    dict(type='PackClipInputs'),
-]
-train_dataloader = dict(
-    batch_size=1, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, clip_length=3, max_skip=1,
-                 samples_per_video=3, pipeline=train_pipeline))
-val_dataloader = None
-val_cfg = None
-val_evaluator = None
-train_cfg = dict(max_iters={MAX_ITERS}, val_interval=1000)
-optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3))
-visualizer = dict(name='void_{uuid.uuid4().hex}')
-{extra}
-''')
-    return path
+    return write_train_config(
+        folder, 'void_train', data_root, clip_length=3,
+        samples_per_video=3, max_iters=MAX_ITERS, validate=False,
+        visualizer_name=f'void_{uuid.uuid4().hex}',
+        extra="optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3))\n"
+        + extra)
 
 
 class ClipLog:
