@@ -156,6 +156,15 @@ class VideoInferenceError(RuntimeError):
         self.remaining = remaining
 
 
+def _partial_result(sample: dict, labels: np.ndarray, names: List[str],
+                    indices: List[int], exc: Exception) -> dict:
+    """A failed video's data sample with what was segmented of it and the
+    reason (``failure``)."""
+    return dict(sample, pred_labels=labels, pred_frame_names=names,
+                pred_frame_indices=indices,
+                failure=f'{type(exc).__name__}: {exc}')
+
+
 def predict_videos(model, data_samples: List[dict]) -> List[dict]:
     """Segment whole videos of mmengine data samples.
 
@@ -195,11 +204,8 @@ def predict_videos(model, data_samples: List[dict]) -> List[dict]:
                 t: labels for t, labels in enumerate(given_masks)
                 if labels is not None}
         except Exception as exc:
-            partial = dict(sample)
-            partial['pred_labels'] = np.zeros((0, 0, 0), dtype=np.uint8)
-            partial['pred_frame_names'] = []
-            partial['pred_frame_indices'] = []
-            partial['failure'] = f'{type(exc).__name__}: {exc}'
+            partial = _partial_result(sample, np.zeros((0, 0, 0), np.uint8),
+                                      [], [], exc)
             raise VideoInferenceError(
                 f'video {name!r}: its given masks cannot be read: {exc}',
                 str(name), results, partial,
@@ -230,13 +236,11 @@ def predict_videos(model, data_samples: List[dict]) -> List[dict]:
                 done = t + 1
         except Exception as exc:
             kept = [i for i, t in enumerate(out_indices) if t < done]
-            partial = dict(sample)
-            partial['pred_labels'] = pred[kept]
-            partial['pred_frame_names'] = [out_names[i] for i in kept]
-            partial['pred_frame_indices'] = [out_indices[i] for i in kept]
+            partial = _partial_result(sample, pred[kept],
+                                      [out_names[i] for i in kept],
+                                      [out_indices[i] for i in kept], exc)
             frame = frame_names[done] if done < len(frame_names) else None
             where = f', frame {frame!r}' if frame is not None else ''
-            partial['failure'] = f'{type(exc).__name__}: {exc}'
             raise VideoInferenceError(
                 f'video {name!r}{where} ({done} of {len(frame_names)} frames '
                 f'segmented): {exc}', str(name), results, partial,
