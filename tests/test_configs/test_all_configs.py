@@ -3,6 +3,7 @@ evaluator, optimizer and a dataset over a tiny DAVIS-layout folder (or a
 tiny YouTube-VOS, for YouTube-VOS configs; tiny COCO, VOC and saliency
 folders for the still-image pre-training configs)."""
 import glob
+import os
 import os.path as osp
 
 import pytest
@@ -30,6 +31,44 @@ def tiny_davis_root(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('tiny_davis'))
     generate_synthetic_davis(root, num_train=2, num_val=1, num_frames=4,
                              height=64, width=96, seed=0, progress=False)
+    return root
+
+
+@pytest.fixture(scope='module')
+def tiny_davis2016_root(tiny_davis_root, tmp_path_factory):
+    """The tiny DAVIS root in the DAVIS 2016 release's layout (0/255 masks,
+    frame-list split files), at 480p and 240p (names only)."""
+    import shutil
+
+    import numpy as np
+    from PIL import Image
+
+    from vosbench.utils.mask_io import read_mask
+    root = str(tmp_path_factory.mktemp('tiny_davis2016'))
+    for res in ('480p', '240p'):
+        os.makedirs(osp.join(root, 'ImageSets', res))
+        for split in ('train', 'val'):
+            lines = []
+            with open(osp.join(tiny_davis_root, 'ImageSets', '2017',
+                               f'{split}.txt')) as f:
+                seqs = f.read().split()
+            for seq in seqs:
+                src = osp.join(tiny_davis_root, 'JPEGImages', '480p', seq)
+                dst = osp.join(root, 'JPEGImages', res, seq)
+                shutil.copytree(src, dst)
+                os.makedirs(osp.join(root, 'Annotations', res, seq))
+                for name in sorted(os.listdir(src)):
+                    frame = osp.splitext(name)[0]
+                    mask = read_mask(osp.join(tiny_davis_root, 'Annotations',
+                                              '480p', seq, frame + '.png'))
+                    Image.fromarray(np.where(mask > 0, 255, 0).astype(
+                        np.uint8)).save(osp.join(root, 'Annotations', res,
+                                                 seq, frame + '.png'))
+                    lines.append(f'/JPEGImages/{res}/{seq}/{name} '
+                                 f'/Annotations/{res}/{seq}/{frame}.png\n')
+            with open(osp.join(root, 'ImageSets', res, f'{split}.txt'),
+                      'w') as f:
+                f.writelines(lines)
     return root
 
 
@@ -83,6 +122,9 @@ def _redirect(dataset_cfg, davis_root, ytvos_root, static_roots):
     elif kind == 'SaliencyDataset':
         cfg.update(data_root=static_roots['saliency'],
                    data_prefix=dict(img_path='images', seg_path='masks'))
+    elif kind in ('DAVIS2016Dataset', 'DAVIS2016FramesDataset'):
+        cfg['data_root'] = static_roots['davis2016']
+        cfg['split'] = 'val' if cfg.get('test_mode') else 'train'
     else:
         cfg['data_root'] = davis_root
         cfg['split'] = 'val' if cfg.get('test_mode') else 'train'
@@ -95,7 +137,7 @@ def test_configs_are_found():
 
 @pytest.mark.parametrize('path', CONFIGS, ids=_ids(CONFIGS))
 def test_config_builds(path, tiny_davis_root, ytvos_root,
-                       tiny_static_roots):
+                       tiny_static_roots, tiny_davis2016_root):
     register_all_modules(init_default_scope=False)
     cfg = Config.fromfile(path)
     assert cfg.default_scope == 'vosbench'
@@ -112,8 +154,9 @@ def test_config_builds(path, tiny_davis_root, ytvos_root,
         for source in dataset_cfg.get('datasets', []):
             for step in source.get('pipeline', []):
                 TRANSFORMS.build(step)
-        dataset_cfg = _redirect(dataset_cfg, tiny_davis_root, ytvos_root,
-                                tiny_static_roots)
+        dataset_cfg = _redirect(
+            dataset_cfg, tiny_davis_root, ytvos_root,
+            dict(tiny_static_roots, davis2016=tiny_davis2016_root))
         dataset = DATASETS.build(dataset_cfg)
         sample = dataset[0]
         assert 'data_samples' in sample

@@ -1,5 +1,4 @@
 """DAVIS 2017 semi-supervised video object segmentation dataset."""
-import os
 import os.path as osp
 from typing import List, Optional, Sequence
 
@@ -8,8 +7,9 @@ from mmengine.dataset import BaseDataset
 
 from vosbench.registry import DATASETS, TRANSFORMS
 from vosbench.utils.frame_lists import (IMAGE_EXTENSIONS, MASK_EXTENSION,
-                                        FrameListError, folder_frames,
-                                        sequence_frames)
+                                        FrameListError, SplitFileError,
+                                        folder_frames, read_split_sequences,
+                                        sequence_frames, split_file_candidates)
 from .frame_sources import video_size_problems
 from .shared_state import SharedIntAttribute
 
@@ -61,6 +61,9 @@ class DAVISDataset(BaseDataset):
         resolution (str): Image sub-folder. Defaults to '480p'.
         sequences (Sequence[str], optional): Use these sequences instead of
             the split file.
+        exclude_sequences (Sequence[str], optional): Leave these sequences
+            of the split out (held-out videos for one's own validation);
+            each must be in the split.
         clip_length (int): Frames per training clip. Defaults to 3.
         max_skip (int): Largest gap between consecutive clip frames.
             Defaults to 5. Kept in shared memory, so that a change made
@@ -79,6 +82,10 @@ class DAVISDataset(BaseDataset):
     """
 
     METAINFO = dict(dataset_name='DAVIS')
+    #: How the mask files hold the objects (see
+    #: :data:`vosbench.utils.mask_io.MASK_FORMATS`), recorded in every
+    #: sample for the loading transforms.
+    MASK_FORMAT = 'labels'
     max_skip = SharedIntAttribute(min_value=1)
 
     def __init__(self,
@@ -87,6 +94,7 @@ class DAVISDataset(BaseDataset):
                  year: str = '2017',
                  resolution: str = '480p',
                  sequences: Optional[Sequence[str]] = None,
+                 exclude_sequences: Optional[Sequence[str]] = None,
                  clip_length: int = 3,
                  max_skip: int = 5,
                  reverse_prob: float = 0.0,
@@ -100,6 +108,7 @@ class DAVISDataset(BaseDataset):
         self.year = str(year)
         self.resolution = resolution
         self.sequences = list(sequences) if sequences is not None else None
+        self.exclude_sequences = list(exclude_sequences or ())
         if clip_length < 1:
             raise ValueError(f'clip_length must be >= 1, got {clip_length}')
         self.clip_length = clip_length
@@ -118,20 +127,37 @@ class DAVISDataset(BaseDataset):
 
     # ------------------------------------------------------------------
     def _sequence_names(self) -> List[str]:
-        if self.sequences is not None:
-            return self.sequences
-        split_file = osp.join(self.data_root, 'ImageSets', self.year,
-                              f'{self.split}.txt')
-        if not osp.isfile(split_file):
+        names = self.sequences if self.sequences is not None else \
+            self._split_sequences()
+        unknown = [n for n in self.exclude_sequences if n not in names]
+        if unknown:
             raise DatasetLayoutError(
-                f'split file not found: {split_file} (check data_root and '
-                'split in the dataset config)')
-        with open(split_file) as f:
-            names = [line.strip() for line in f if line.strip()]
+                f'exclude_sequences names {unknown}, which are not in the '
+                f'{"sequences" if self.sequences is not None else "split"} '
+                f'of the dataset at {self.data_root} (a typo would leave a '
+                'held-out video in training)')
+        names = [n for n in names if n not in self.exclude_sequences]
         if not names:
-            raise DatasetLayoutError(f'split file {split_file} lists no '
-                                     'sequences')
+            raise DatasetLayoutError(
+                f'no sequence left in the dataset at {self.data_root} once '
+                f'exclude_sequences {self.exclude_sequences} are left out')
         return names
+
+    def _split_sequences(self) -> List[str]:
+        """The split file's sequences (the first of
+        :func:`~vosbench.utils.frame_lists.split_file_candidates` that
+        exists; a DAVIS 2016 frame list has each of its paths checked)."""
+        candidates = split_file_candidates(self.data_root, self.split,
+                                           self.year, self.resolution)
+        for split_file in candidates:
+            if osp.isfile(split_file):
+                try:
+                    return read_split_sequences(split_file, self.data_root)
+                except SplitFileError as exc:
+                    raise DatasetLayoutError(str(exc)) from None
+        raise DatasetLayoutError(
+            f'split file not found: {" or ".join(candidates)} (check '
+            'data_root, split and resolution in the dataset config)')
 
     def load_data_list(self) -> List[dict]:
         """One entry per video, with sorted frame and mask paths.
@@ -183,6 +209,7 @@ class DAVISDataset(BaseDataset):
             image_files=list(images.values()))
         return dict(
             seq_name=seq,
+            mask_format=self.MASK_FORMAT,
             frame_names=frames.names,
             frame_paths=[osp.join(image_dir, f) for f in frames.image_files],
             mask_paths=[

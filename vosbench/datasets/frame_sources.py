@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from vosbench.utils.image_io import FrameReadError, read_frame
-from vosbench.utils.mask_io import MaskReadError, read_mask
+from vosbench.utils.mask_io import MASK_FORMATS, MaskReadError, read_mask_as
 
 Size = Tuple[int, int]
 
@@ -165,11 +165,20 @@ class GivenMasks:
 
     Args:
         paths (Sequence[str | None]): One entry per frame.
+        mask_format (str): How the files hold the objects: 'labels'
+            (palette or grey labels) or 'binary' (DAVIS 2016: 255 is the
+            object, read as label 1; any other value is an error). See
+            :func:`vosbench.utils.mask_io.read_mask_as`.
     """
 
-    def __init__(self, paths: Sequence[Optional[str]]):
+    def __init__(self, paths: Sequence[Optional[str]],
+                 mask_format: str = 'labels'):
+        if mask_format not in MASK_FORMATS:
+            raise ValueError(f'mask_format must be one of {MASK_FORMATS}, '
+                             f'got {mask_format!r}')
         self.paths: List[Optional[str]] = [
             None if p is None else str(p) for p in paths]
+        self.mask_format = mask_format
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -177,7 +186,8 @@ class GivenMasks:
     def __getitem__(self, index: int) -> Optional[np.ndarray]:
         """``(H, W)`` uint8 labels of frame ``index``, or None."""
         path = self.paths[index]
-        return None if path is None else read_mask(path)
+        return None if path is None else read_mask_as(path,
+                                                      self.mask_format)
 
     @property
     def indices(self) -> List[int]:

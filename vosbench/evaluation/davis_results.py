@@ -30,8 +30,9 @@ import numpy as np
 from PIL import Image
 
 from vosbench.utils.frame_lists import (IMAGE_EXTENSIONS, MASK_EXTENSION,
-                                        FrameListError, folder_frames,
-                                        sequence_frames)
+                                        FrameListError, SplitFileError,
+                                        folder_frames, read_split_sequences,
+                                        sequence_frames, split_file_candidates)
 from vosbench.utils.mask_io import MaskReadError, read_mask
 from .functional.davis_measures import (SequenceEvaluationError,
                                         evaluate_sequence)
@@ -231,26 +232,14 @@ def read_sequence_list(gt_root: str,
     Raises:
         ResultsLayoutError: if no split file exists or it lists nothing.
     """
-    candidates = [osp.join(gt_root, 'ImageSets', str(year), f'{split}.txt')]
-    if str(year) == '2016':
-        candidates.append(
-            osp.join(gt_root, 'ImageSets', resolution, f'{split}.txt'))
+    candidates = split_file_candidates(gt_root, split, year, resolution)
     for path in candidates:
         if not osp.isfile(path):
             continue
-        names = []
-        with open(path) as f:
-            for line in f:
-                fields = line.split()
-                if not fields:
-                    continue
-                if '/' in fields[0]:  # a DAVIS 2016 frame list
-                    names.append(osp.basename(osp.dirname(fields[0])))
-                else:
-                    names.append(fields[0])
-        if not names:
-            raise ResultsLayoutError(f'split file {path} lists no sequence')
-        return _unique(names)
+        try:
+            return read_split_sequences(path)
+        except SplitFileError as exc:
+            raise ResultsLayoutError(str(exc)) from None
     raise ResultsLayoutError(
         f'split file not found: {" or ".join(candidates)} (check GT_ROOT, '
         '--split and --year, or name the sequences with --sequences)')

@@ -36,7 +36,8 @@ from typing import Dict, Iterable, List, NamedTuple, Optional
 
 __all__ = [
     'IMAGE_EXTENSIONS', 'MASK_EXTENSION', 'FrameListError', 'SequenceFrames',
-    'folder_frames', 'sequence_frames'
+    'SplitFileError', 'folder_frames', 'read_split_sequences',
+    'sequence_frames', 'split_file_candidates'
 ]
 
 #: Extensions of frame images (compared case-insensitively).
@@ -182,3 +183,91 @@ def sequence_frames(seq_name: str,
         raise FrameListError(f'sequence {seq_name!r}: no frame has ground '
                              f'truth{mask_dir_text}')
     return SequenceFrames(names, files, annotated)
+
+
+def split_file_candidates(data_root: str, split: str, year: str = '2017',
+                          resolution: str = '480p') -> List[str]:
+    """The split files of a DAVIS root, in the order they are looked for:
+    ``ImageSets/<year>/<split>.txt`` and, for DAVIS 2016, the release's
+    ``ImageSets/<resolution>/<split>.txt``. The first that exists is the
+    split (the datasets and ``tools/eval_results.py`` both follow this)."""
+    candidates = [osp.join(data_root, 'ImageSets', str(year), f'{split}.txt')]
+    if str(year) == '2016':
+        candidates.append(
+            osp.join(data_root, 'ImageSets', resolution, f'{split}.txt'))
+    return candidates
+
+
+class SplitFileError(ValueError):
+    """A split file is missing, empty or has a line that points nowhere.
+    The message names the file and the line."""
+
+
+def read_split_sequences(path: str,
+                         data_root: Optional[str] = None) -> List[str]:
+    """The sequences of a split file, in order of first appearance.
+
+    Two formats are read:
+
+    - one sequence name a line (DAVIS 2017, ``ImageSets/2017/val.txt``);
+    - the DAVIS 2016 release's frame list
+      (``ImageSets/<resolution>/<split>.txt``), one frame a line as an image
+      path and an annotation path relative to the dataset root::
+
+          /JPEGImages/480p/bear/00000.jpg /Annotations/480p/bear/00000.png
+
+      The sequence is the folder of the paths.
+
+    Args:
+        path (str): The split file.
+        data_root (str, optional): If given, every path of a DAVIS 2016
+            line must be a file under it.
+
+    Raises:
+        SplitFileError: naming the file (and the line): the file is
+            missing, lists nothing, or a line's paths point nowhere or to
+            two sequences.
+    """
+    if not osp.isfile(path):
+        raise SplitFileError(f'split file not found: {path}')
+    names: List[str] = []
+    seen = set()
+    with open(path) as f:
+        for number, line in enumerate(f, start=1):
+            fields = line.split()
+            if not fields:
+                continue
+            if '/' in fields[0]:
+                seq = _frame_list_sequence(path, number, fields, data_root)
+            else:
+                seq = fields[0]
+            if seq not in seen:
+                seen.add(seq)
+                names.append(seq)
+    if not names:
+        raise SplitFileError(f'split file {path} lists no sequence')
+    return names
+
+
+def _frame_list_sequence(path: str, number: int, fields: List[str],
+                         data_root: Optional[str]) -> str:
+    """The sequence of one DAVIS 2016 split line (see
+    :func:`read_split_sequences`)."""
+    where = f'{path}, line {number}'
+    if len(fields) != 2:
+        raise SplitFileError(
+            f'{where}: expected an image path and an annotation path '
+            f'(e.g. /JPEGImages/480p/bear/00000.jpg '
+            f'/Annotations/480p/bear/00000.png), got {" ".join(fields)!r}')
+    sequences = {osp.basename(osp.dirname(f)) for f in fields}
+    if len(sequences) != 1:
+        raise SplitFileError(f'{where}: the image and the annotation are in '
+                             f'different sequences ({" ".join(fields)})')
+    if data_root is not None:
+        for field in fields:
+            file = osp.join(data_root, field.lstrip('/'))
+            if not osp.isfile(file):
+                raise SplitFileError(
+                    f'{where}: {field} points to no file ({file} does not '
+                    'exist; check data_root and resolution)')
+    return sequences.pop()

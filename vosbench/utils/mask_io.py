@@ -81,6 +81,92 @@ def read_mask(path: str, palette: Optional[np.ndarray] = None) -> np.ndarray:
     return labels
 
 
+#: How a dataset's mask files hold the objects: ``'labels'`` (palette or
+#: grey labels, DAVIS 2017 and YouTube-VOS) or ``'binary'`` (one object as
+#: 255 on 0, the DAVIS 2016 release).
+MASK_FORMATS = ('labels', 'binary')
+
+
+def read_binary_mask(path: str) -> np.ndarray:
+    """Read a DAVIS 2016 mask: 0 background, 255 the one object.
+
+    Returns:
+        np.ndarray: ``(H, W)`` uint8, 1 on the object, 0 elsewhere.
+
+    Raises:
+        MaskReadError: naming the file, when it cannot be read or has a
+            value other than 0 and 255.
+    """
+    mask = read_mask(path)
+    values = np.unique(mask)
+    others = values[(values != 0) & (values != 255)]
+    if others.size:
+        raise MaskReadError(
+            f'mask {path} has values {others[:5].tolist()}'
+            f'{" ..." if others.size > 5 else ""}: a DAVIS 2016 mask has '
+            'only 0 (background) and 255 (the object)')
+    return (mask == 255).astype(np.uint8)
+
+
+def read_mask_as(path: str, mask_format: str = 'labels') -> np.ndarray:
+    """``(H, W)`` uint8 labels of ``path`` read as ``mask_format`` (one of
+    :data:`MASK_FORMATS`): :func:`read_mask` or :func:`read_binary_mask`."""
+    if mask_format == 'labels':
+        return read_mask(path)
+    if mask_format == 'binary':
+        return read_binary_mask(path)
+    raise ValueError(f'mask_format must be one of {MASK_FORMATS}, got '
+                     f'{mask_format!r}')
+
+
+def read_user_mask(path: str) -> np.ndarray:
+    """Read a mask drawn for one's own video, in any of the usual forms.
+
+    - a palette PNG (DAVIS, YouTube-VOS): the palette index is the label;
+    - a grey image with only 0 and 255 (a binary mask, DAVIS 2016): one
+      object, label 1; other grey images: the value is the label;
+    - an RGB image: colours of the DAVIS palette are their labels; when any
+      colour is not, every colour but black is one object, numbered 1, 2,
+      ... in the order the colours first appear (row by row).
+
+    Returns:
+        np.ndarray: ``(H, W)`` uint8 labels (0 background).
+
+    Raises:
+        MaskReadError: naming the file, when it cannot be read or an RGB
+            mask has more than 254 colours.
+    """
+    try:
+        labels = read_mask(path)
+    except MaskReadError as exc:
+        if 'not in the DAVIS palette' not in str(exc):
+            raise
+    else:
+        with Image.open(path) as img:
+            grey = img.mode in ('L', '1', 'I', 'I;16')
+        if grey and set(np.unique(labels).tolist()) <= {0, 255}:
+            return (labels == 255).astype(np.uint8)
+        return labels
+    with Image.open(path) as img:
+        rgb = np.array(img.convert('RGB'))
+    codes = (rgb[..., 0].astype(np.int32) << 16) | \
+        (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2].astype(np.int32)
+    flat = codes.ravel()
+    colours, first = np.unique(flat, return_index=True)
+    objects = [c for c, _ in sorted(zip(colours.tolist(), first.tolist()),
+                                    key=lambda pair: pair[1]) if c != 0]
+    if len(objects) > 254:
+        raise MaskReadError(f'mask {path} has {len(objects)} colours; an '
+                            'RGB mask may have at most 254 objects (is it '
+                            'a photo, or saved with anti-aliasing?)')
+    lut = {code: label for label, code in enumerate(objects, start=1)}
+    lut[0] = 0
+    index = np.searchsorted(colours, flat)
+    labels_of_colour = np.array([lut[c] for c in colours.tolist()],
+                                dtype=np.uint8)
+    return labels_of_colour[index].reshape(codes.shape)
+
+
 def _rgb_to_labels(rgb: np.ndarray, path: str,
                    palette: np.ndarray) -> np.ndarray:
     """Map an ``(H, W, 3)`` RGB rendering back to palette labels."""

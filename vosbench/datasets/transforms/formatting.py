@@ -54,7 +54,7 @@ class PackVideoInputs(BaseTransform):
         given = results.get('given_mask_paths')
         if given is None:
             given = [mask_paths[0]] + [None] * (len(mask_paths) - 1)
-        given_masks = GivenMasks(given)
+        given_masks = GivenMasks(given, results.get('mask_format', 'labels'))
         frames = ImageFrames(results['frame_paths'],
                              size=given_masks.size,
                              size_reference=given_masks.first_path)

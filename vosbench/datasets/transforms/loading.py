@@ -7,7 +7,7 @@ from mmcv.transforms import BaseTransform
 
 from vosbench.registry import TRANSFORMS
 from vosbench.utils.image_io import read_frame
-from vosbench.utils.mask_io import read_mask
+from vosbench.utils.mask_io import read_mask_as
 from ..frame_sources import mask_size
 
 
@@ -65,8 +65,9 @@ def _odd_frames(results: dict, indices: List[int],
 class LoadClipMasks(BaseTransform):
     """Read the label masks at ``clip_indices``.
 
-    Adds ``masks``: list of ``(H, W)`` uint8 labels. A mask whose size
-    differs from its frame raises naming the file.
+    Adds ``masks``: list of ``(H, W)`` uint8 labels, read as the sample's
+    ``mask_format`` ('labels' unless the dataset says 'binary', DAVIS 2016).
+    A mask whose size differs from its frame raises naming the file.
     """
 
     def transform(self, results: dict) -> dict:
@@ -77,7 +78,7 @@ class LoadClipMasks(BaseTransform):
                 raise FileNotFoundError(
                     f'sequence {results.get("seq_name")}: frame '
                     f'{results["frame_names"][index]} has no annotation')
-            mask = read_mask(path)
+            mask = read_mask_as(path, results.get('mask_format', 'labels'))
             frame = results['frames'][i] if 'frames' in results else None
             if frame is not None and mask.shape != frame.shape[:2]:
                 raise ValueError(
