@@ -57,7 +57,7 @@ CONFIGS = dict(
     full='configs/stm/stm_r18-tiny_1xb4-700iter_synthetic-static-pretrain-'
     'synthetic.py')
 STAGE_NAMES = dict(pretrain='pre-training only', main_only='main only',
-                   full='full')
+                   full='full', demo='synthetic demo model')
 METRIC = 'davis/J&F-Mean'
 STAGE_FILE = 'stage.json'   # settings of a stage and, once done, its J&F
 _print_lock = threading.Lock()
@@ -163,7 +163,9 @@ def train_stage(name: str, seed: int, config: str, iters: int,
     The stage's settings are kept in ``work_dir/stage.json``: a stage whose
     settings match and that has a J&F is reused; one with other settings is
     trained again from scratch; an interrupted one resumes from its last
-    checkpoint.
+    checkpoint. Once done, the file also has the J&F and the seconds of the
+    run that finished the stage (a resumed stage's earlier, interrupted runs
+    are not counted; :func:`stage_record` reads it).
     """
     tag = f'[seed {seed} {STAGE_NAMES[name]}]'
     settings = dict(config=config, iters=iters, options=options,
@@ -217,14 +219,22 @@ def train_stage(name: str, seed: int, config: str, iters: int,
     if proc.returncode != 0:
         raise RuntimeError(f'{tag} tools/train.py exited with '
                            f'{proc.returncode}; see {log_file}')
+    seconds = time.perf_counter() - start
     value = read_metric(work_dir)
     if value is None:
         raise RuntimeError(f'{tag} no {METRIC} found under {work_dir}; see '
                            f'{log_file}')
     with open(record_path, 'w') as f:
-        json.dump(dict(settings=settings, jf=value), f, indent=2)
-    log(f'{tag} J&F {value:.4f} ({time.perf_counter() - start:.0f} s)')
+        json.dump(dict(settings=settings, jf=value, seconds=seconds,
+                       resumed=resumed), f, indent=2)
+    log(f'{tag} J&F {value:.4f} ({seconds:.0f} s)')
     return value
+
+
+def stage_record(work_dir: str) -> dict:
+    """``stage.json`` of a trained stage: its settings, J&F and seconds."""
+    with open(osp.join(work_dir, STAGE_FILE)) as f:
+        return json.load(f)
 
 
 def run_seed_chains(args, data_root: str, work_dir: str) -> Dict[int, dict]:
