@@ -1,3 +1,5 @@
-from .overlay import overlay_masks
+from .overlay import overlay_masks, side_by_side
+from .video_writer import VIDEO_CODECS, OverlayVideoWriter
 
-__all__ = ['overlay_masks']
+__all__ = ['OverlayVideoWriter', 'VIDEO_CODECS', 'overlay_masks',
+           'side_by_side']
