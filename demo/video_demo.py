@@ -4,7 +4,8 @@ first frame's mask in, one palette PNG per frame and an overlay video out.
     python demo/video_demo.py VIDEO FIRST_MASK CONFIG CKPT --out DIR
         [--overlay DIR/overlay.webm] [--side-by-side] [--show-ids]
         [--masks DIR] [--resize-masks] [--device cpu|cuda:0]
-        [--max-memory-frames 10] [--cfg-options k=v ...]
+        [--max-memory-frames 10] [--max-size 480] [--top-k 30]
+        [--cfg-options k=v ...]
 
 VIDEO is anything OpenCV opens (mp4, avi, mov, webm) or a folder of frames.
 FIRST_MASK is a palette PNG, a 0/255 grey PNG (one object) or an RGB mask
@@ -18,7 +19,10 @@ has it, else MPEG-4 Part 2 (common players only); the log says which.
 Memory: ``--max-memory-frames`` (default 10) caps the frames the model
 keeps as memory, so memory and time per frame stay flat on long videos; 0
 keeps every memory frame (the STM paper's protocol, as ``tools/test.py``).
-At the end the frames per second and the peak memory are printed. On an
+``--max-size N`` processes frames whose shorter side is larger than N at N
+(the masks come out at the video's size); ``--top-k K`` reads only the K
+most similar memory positions per query position (STCN, XMem). At the end
+the frames per second and the peak memory are printed. On an
 error the PNGs already written stay, and the message names the file.
 """
 import argparse
@@ -60,11 +64,18 @@ def parse_args(argv=None):
                         default=DEFAULT_MAX_MEMORY_FRAMES,
                         help='memory frames kept (default '
                         f'{DEFAULT_MAX_MEMORY_FRAMES}; 0: all)')
+    parser.add_argument('--max-size', type=int,
+                        help='process frames at this shorter side at most')
+    parser.add_argument('--top-k', type=int,
+                        help='memory positions read per query position')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         default={}, help='config overrides, key=value')
     args = parser.parse_args(argv)
     if args.max_memory_frames < 0:
         parser.error('--max-memory-frames must be >= 0')
+    for key in ('max_size', 'top_k'):
+        if getattr(args, key) is not None and getattr(args, key) < 1:
+            parser.error(f'--{key.replace("_", "-")} must be >= 1')
     return args
 
 
@@ -78,7 +89,8 @@ def main(argv=None) -> dict:
         args.max_memory_frames or None
     try:
         inferencer = VOSInferencer(args.config, args.checkpoint,
-                                   device=args.device, cfg_options=options)
+                                   device=args.device, max_size=args.max_size,
+                                   top_k=args.top_k, cfg_options=options)
         result = inferencer(args.video, args.first_mask, masks=args.masks,
                             resize_masks=args.resize_masks)
         print(f'{args.video}: {len(result)} frames at {result.fps:g} fps, '

@@ -175,15 +175,24 @@ class VOSInferencer:
         max_memory_frames (int, optional): Cap on the frames kept in memory
             (``test_cfg.max_memory_frames``): memory and time per frame stay
             flat on long videos. Defaults to the config's.
+        max_size (int, optional): Process frames whose shorter side is
+            larger at that shorter side (``test_cfg.max_size``); the masks
+            come out at the video's size. Defaults to the config's.
+        top_k (int, optional): Keep the ``top_k`` largest memory
+            affinities per query position (``test_cfg.top_k``). Defaults to
+            the config's (off: STM exactly).
         cfg_options (dict, optional): Other config overrides.
     """
 
     def __init__(self, model: str, checkpoint: Optional[str] = None,
                  device: str = 'cpu', max_memory_frames: Optional[int] = None,
+                 max_size: Optional[int] = None, top_k: Optional[int] = None,
                  cfg_options: Optional[dict] = None):
         options = dict(cfg_options or {})
-        if max_memory_frames is not None:
-            options['model.test_cfg.max_memory_frames'] = max_memory_frames
+        for key, value in (('max_memory_frames', max_memory_frames),
+                           ('max_size', max_size), ('top_k', top_k)):
+            if value is not None:
+                options[f'model.test_cfg.{key}'] = value
         self.config = resolve_config(model)
         self.model = init_model(self.config, checkpoint, device=device,
                                 cfg_options=options)

@@ -30,12 +30,16 @@ from vosbench.utils.option_checks import (Option, boolean, check_options,
 #: - ``pad_divisor``: frames are padded to a multiple of this.
 #: - ``aggregation_channels``: softmax width of the original STM (11
 #:   reproduces its probabilities exactly); None uses the real channels.
+#: - ``max_size``: frames whose shorter side is larger are processed at
+#:   that shorter side, the probabilities resized back before the argmax;
+#:   None processes every frame at its size.
 STREAM_OPTIONS = dict(
     mem_every=Option(5, positive_int),
     keep_previous=Option(True, boolean),
     max_memory_frames=Option(None, optional(positive_int)),
     pad_divisor=Option(16, positive_int),
     aggregation_channels=Option(None, optional(int_at_least(2))),
+    max_size=Option(None, optional(positive_int)),
 )
 
 #: Option -> default.

@@ -21,6 +21,20 @@ def pad_to_multiple(size: Tuple[int, int], divisor: int) -> Tuple[int, ...]:
     return (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2)
 
 
+def processing_size(size: Tuple[int, int],
+                    max_size: Optional[int]) -> Tuple[int, int]:
+    """The ``(H, W)`` a frame of ``size`` is processed at: ``size`` itself
+    when its shorter side is at most ``max_size`` (or ``max_size`` is
+    None), else scaled so that the shorter side is ``max_size`` (aspect
+    kept, sides rounded)."""
+    height, width = size
+    if max_size is None or min(height, width) <= max_size:
+        return (height, width)
+    scale = max_size / min(height, width)
+    return (max(1, int(round(height * scale))),
+            max(1, int(round(width * scale))))
+
+
 def labels_to_onehot(labels: np.ndarray, object_ids: Sequence[int]) -> Tensor:
     """``(H, W)`` label map -> ``(K + 1, H, W)`` float one-hot over
     background and ``object_ids`` (any other label, e.g. void 255, is
@@ -131,6 +145,14 @@ class VideoStream:
         pad_divisor (int): Pad frames to a multiple of this.
         aggregation_channels (int, optional): See
             :func:`vosbench.models.vos.soft_aggregation.aggregated_probs`.
+        max_size (int, optional): Process frames whose shorter side is
+            larger at that shorter side (:func:`processing_size`, as XMem's
+            ``--size`` and Cutie's ``max_internal_size``): frames are
+            resized (bilinear, antialiased) before the network, the
+            probabilities given to :meth:`memorize` resized down (area)
+            for the memory, and the probabilities returned resized back to
+            the frame's size (bilinear), so the argmax is at full size.
+            None (default) processes every frame at its own size.
 
         The defaults are :data:`~vosbench.inference.stream_options.
         STREAM_DEFAULTS`.
@@ -143,7 +165,8 @@ class VideoStream:
                      'max_memory_frames'],
                  pad_divisor: int = STREAM_DEFAULTS['pad_divisor'],
                  aggregation_channels: Optional[int] = STREAM_DEFAULTS[
-                     'aggregation_channels']):
+                     'aggregation_channels'],
+                 max_size: Optional[int] = STREAM_DEFAULTS['max_size']):
         if len(object_ids) == 0:
             raise ValueError('a video stream needs at least one object')
         if len(set(object_ids)) != len(object_ids):
@@ -156,8 +179,14 @@ class VideoStream:
             MemoryGroup(object_ids, 0, self._new_bank())]
         self.pad_divisor = pad_divisor
         self.aggregation_channels = aggregation_channels
+        self.max_size = max_size
         self.frame_index = -1
         self.size: Optional[Tuple[int, int]] = None
+        #: the size frames are processed at (``size`` unless ``max_size``)
+        self.internal_size: Optional[Tuple[int, int]] = None
+        #: the last probabilities returned at frame size, and the same at
+        #: the internal size (memorize() takes them without resizing)
+        self._returned: Optional[Tuple[Tensor, Tensor]] = None
         self._padding: Tuple[int, ...] = (0, 0, 0, 0)
         self._current_frame: Optional[Tensor] = None
         self._current_probs: Optional[Tensor] = None
@@ -193,18 +222,39 @@ class VideoStream:
         size = tuple(frame.shape[-2:])
         if self.size is None:
             self.size = size
-            self._padding = pad_to_multiple(size, self.pad_divisor)
+            self.internal_size = processing_size(size, self.max_size)
+            self._padding = pad_to_multiple(self.internal_size,
+                                            self.pad_divisor)
         elif size != self.size:
             raise ValueError(f'frame {self.frame_index + 1} has size {size}, '
                              f'but the video started with {self.size}')
-        return F.pad(frame[None], self._padding)
+        frame = frame[None]
+        if self.internal_size != self.size:
+            frame = F.interpolate(frame, self.internal_size, mode='bilinear',
+                                  align_corners=False, antialias=True)
+        return F.pad(frame, self._padding)
+
+    def _to_internal(self, probs: Tensor) -> Tensor:
+        """``(C, H, W)`` at frame size -> at the internal size (area
+        averaging keeps them probabilities)."""
+        if self.internal_size == self.size:
+            return probs
+        return F.interpolate(probs[None], self.internal_size,
+                             mode='area')[0]
+
+    def _to_frame_size(self, probs: Tensor) -> Tensor:
+        """``(C, h, w)`` at the internal size -> at frame size."""
+        if self.internal_size == self.size:
+            return probs
+        return F.interpolate(probs[None], self.size, mode='bilinear',
+                             align_corners=False)[0]
 
     def _pad(self, x: Tensor) -> Tensor:
         return F.pad(x, self._padding)
 
     def _crop(self, x: Tensor) -> Tensor:
         left, _, top, _ = self._padding
-        height, width = self.size
+        height, width = self.internal_size
         return x[..., top:top + height, left:left + width]
 
     @torch.no_grad()
@@ -241,7 +291,9 @@ class VideoStream:
         probs = self._segment_groups(frame)
         self.frame_index += 1
         self._previous = None
-        self._current_probs = self._crop(probs[0])
+        internal = self._crop(probs[0])
+        self._current_probs = self._to_frame_size(internal)
+        self._returned = (self._current_probs, internal)
         return self._current_probs
 
     def _segment_groups(self, frame) -> Tensor:
@@ -289,7 +341,11 @@ class VideoStream:
         step."""
         probs = probs.to(self.device)
         self._current_probs = probs
-        self._previous = (self._current_frame, probs)
+        if self._returned is not None and probs is self._returned[0]:
+            internal = self._returned[1]  # segment()'s own, not resized
+        else:
+            internal = self._to_internal(probs)
+        self._previous = (self._current_frame, internal)
 
     @torch.no_grad()
     def add_objects(self, labels: np.ndarray,

@@ -1,5 +1,6 @@
 """The parameter-free memory read of STM."""
 import math
+from typing import Optional
 
 import torch
 from mmengine.model import BaseModule
@@ -15,10 +16,15 @@ class SpaceTimeMemoryReader(BaseModule):
     ``affinity = softmax_over_memory(memory_key^T . query_key / sqrt(Ck))``,
     ``read = memory_value . affinity``; the output is ``cat(read,
     query_value)``. Padded positions are not masked, as in the reference.
+
+    With ``top_k`` (inference, as STCN and XMem do), each query position
+    keeps only its ``top_k`` largest similarities before the softmax; the
+    other memory positions get weight 0. None (default) is STM exactly.
     """
 
     def forward(self, memory_key: Tensor, memory_value: Tensor,
-                query_key: Tensor, query_value: Tensor) -> Tensor:
+                query_key: Tensor, query_value: Tensor,
+                top_k: Optional[int] = None) -> Tensor:
         """
         Args:
             memory_key (Tensor): ``(N, Ck, T, H, W)`` keys of T memory frames
@@ -26,6 +32,7 @@ class SpaceTimeMemoryReader(BaseModule):
             memory_value (Tensor): ``(N, Cv, T, H, W)``.
             query_key (Tensor): ``(N, Ck, H, W)``.
             query_value (Tensor): ``(N, Cv, H, W)``.
+            top_k (int, optional): Similarities kept per query position.
 
         Returns:
             Tensor: ``(N, 2 * Cv, H, W)``, the read values then the query
@@ -37,7 +44,13 @@ class SpaceTimeMemoryReader(BaseModule):
         query_key = query_key.reshape(num, key_dim, height * width)
         # (N, THW, HW): similarity of every memory position to every query one
         affinity = torch.bmm(memory_key.transpose(1, 2), query_key)
-        affinity = torch.softmax(affinity / math.sqrt(key_dim), dim=1)
+        affinity = affinity / math.sqrt(key_dim)
+        if top_k is not None and top_k < affinity.shape[1]:
+            values, indices = affinity.topk(top_k, dim=1)  # (N, k, HW)
+            affinity = torch.zeros_like(affinity).scatter_(
+                1, indices, torch.softmax(values, dim=1))
+        else:
+            affinity = torch.softmax(affinity, dim=1)
         read = torch.bmm(
             memory_value.reshape(num, value_dim, frames * height * width),
             affinity)

@@ -32,9 +32,13 @@ TRAIN_OPTIONS = dict(
 
 #: STM's own ``test_cfg`` options, besides the stream options
 #: (:data:`vosbench.inference.stream_options.STREAM_OPTIONS`, the memory
-#: protocol): options of the whole-video driver, one line each, e.g.
-#: ``precision=Option('fp32', one_of('fp32', 'fp16'))``. None yet.
-TEST_OPTIONS: Dict[str, Option] = dict()
+#: protocol), one line each:
+#:
+#: - ``top_k``: at inference, each query position reads only its ``top_k``
+#:   most similar memory positions (STCN, XMem); None reads all (STM).
+TEST_OPTIONS: Dict[str, Option] = dict(
+    top_k=Option(None, optional(positive_int)),
+)
 
 
 @MODELS.register_module()
@@ -209,9 +213,10 @@ class STM(NonFiniteLossGuard, BaseModel):
             return x.repeat_interleave(num_objects, dim=0) \
                 if num_objects > 1 else x
 
+        top_k = None if self.training else self.test_cfg.get('top_k')
         read = self.memory_reader(memory_key, memory_value,
                                   per_object(query_key),
-                                  per_object(query_value))
+                                  per_object(query_value), top_k=top_k)
         # the skips go once per frame: the decoder's skip branches do not
         # depend on the object and run once
         logits = self.decoder(read, skips)
