@@ -33,6 +33,8 @@ from vosbench.utils.option_checks import (Option, boolean, check_options,
 #: - ``max_size``: frames whose shorter side is larger are processed at
 #:   that shorter side, the probabilities resized back before the argmax;
 #:   None processes every frame at its size.
+#: - ``object_chunk_size``: objects encoded and decoded at once; peak
+#:   memory stops growing with the number of objects. None: all at once.
 STREAM_OPTIONS = dict(
     mem_every=Option(5, positive_int),
     keep_previous=Option(True, boolean),
@@ -40,6 +42,7 @@ STREAM_OPTIONS = dict(
     pad_divisor=Option(16, positive_int),
     aggregation_channels=Option(None, optional(int_at_least(2))),
     max_size=Option(None, optional(positive_int)),
+    object_chunk_size=Option(None, optional(positive_int)),
 )
 
 #: Option -> default.

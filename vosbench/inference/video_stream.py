@@ -153,6 +153,11 @@ class VideoStream:
             for the memory, and the probabilities returned resized back to
             the frame's size (bilinear), so the argmax is at full size.
             None (default) processes every frame at its own size.
+        object_chunk_size (int, optional): Encode and decode at most this
+            many objects at once, so that the peak memory of a step stops
+            growing with the number of objects (the memory bank still holds
+            every object's keys and values). The result equals the
+            unchunked one up to float rounding. None (default): all at once.
 
         The defaults are :data:`~vosbench.inference.stream_options.
         STREAM_DEFAULTS`.
@@ -166,7 +171,9 @@ class VideoStream:
                  pad_divisor: int = STREAM_DEFAULTS['pad_divisor'],
                  aggregation_channels: Optional[int] = STREAM_DEFAULTS[
                      'aggregation_channels'],
-                 max_size: Optional[int] = STREAM_DEFAULTS['max_size']):
+                 max_size: Optional[int] = STREAM_DEFAULTS['max_size'],
+                 object_chunk_size: Optional[int] = STREAM_DEFAULTS[
+                     'object_chunk_size']):
         if len(object_ids) == 0:
             raise ValueError('a video stream needs at least one object')
         if len(set(object_ids)) != len(object_ids):
@@ -180,6 +187,7 @@ class VideoStream:
         self.pad_divisor = pad_divisor
         self.aggregation_channels = aggregation_channels
         self.max_size = max_size
+        self.object_chunk_size = object_chunk_size
         self.frame_index = -1
         self.size: Optional[Tuple[int, int]] = None
         #: the size frames are processed at (``size`` unless ``max_size``)
@@ -309,17 +317,26 @@ class VideoStream:
         """
         prev_frame, prev_probs = self._previous
         prev_objects = self._pad(prev_probs[None, 1:])  # (1, K, H', W')
-        single = len(self.groups) == 1
-        total = None if single else prev_objects.sum(dim=1, keepdim=True)
+        chunk = self.object_chunk_size
+        one_batch = len(self.groups) == 1 and (
+            chunk is None or chunk >= prev_objects.shape[1])
+        total = None if one_batch else prev_objects.sum(dim=1, keepdim=True)
         memories, first = [], 0
         for group in self.groups:
             last = first + len(group.object_ids)
-            own = prev_objects[:, first:last]
-            # the other groups' objects count as "other objects" too
-            others = None if single else total - own.sum(dim=1,
-                                                         keepdim=True)
-            key, value = self.model.encode_memory(prev_frame, own,
-                                                  other_probs=others)
+            keys, values = [], []
+            for lo, hi in self._chunks(first, last):
+                own = prev_objects[:, lo:hi]
+                # the objects of the other chunks and groups count as
+                # "other objects" too
+                others = None if one_batch else total - own.sum(dim=1,
+                                                            keepdim=True)
+                key, value = self.model.encode_memory(prev_frame, own,
+                                                      other_probs=others)
+                keys.append(key)
+                values.append(value)
+            key = keys[0] if len(keys) == 1 else torch.cat(keys)
+            value = values[0] if len(values) == 1 else torch.cat(values)
             memories.append(group.bank.gather((key, value, self.frame_index)))
             if group.keeps(self.frame_index):
                 group.bank.add(key, value, self.frame_index)
@@ -328,12 +345,19 @@ class VideoStream:
         query_key, query_value, skips = self.model.encode_query(
             self._current_frame)
         object_probs = [
-            self.model.decode_objects(memory_key, memory_value, query_key,
-                                      query_value, skips)
-            for memory_key, memory_value in memories]
+            self.model.decode_objects(memory_key[lo:hi], memory_value[lo:hi],
+                                      query_key, query_value, skips)
+            for memory_key, memory_value in memories
+            for lo, hi in self._chunks(0, memory_key.shape[0])]
         logits = self.model.aggregate(torch.cat(object_probs, dim=1))
         return self.model.probs_from_logits(logits,
                                             self.aggregation_channels)
+
+    def _chunks(self, start: int, stop: int) -> List[Tuple[int, int]]:
+        """``[(lo, hi), ...]`` covering objects ``start:stop`` in chunks of
+        ``object_chunk_size`` (one chunk when it is None)."""
+        step = self.object_chunk_size or max(1, stop - start)
+        return [(lo, min(lo + step, stop)) for lo in range(start, stop, step)]
 
     def memorize(self, probs: Tensor) -> None:
         """Set the probabilities ``(K + 1, H, W)`` of the frame just
