@@ -31,3 +31,36 @@ def test_modes_are_measured_against_the_original_loop(tmp_path, capsys):
                    r['seconds_per_frame'] / base) < 0.01
     assert 'not comparable here' in table  # neither 480x854 nor 384x384
     assert (tmp_path / 'out.json').is_file()
+
+
+def test_controls_suite_against_its_baseline(capsys, monkeypatch):
+    from tool_loading import load_tool
+    tool = load_tool('tools/analysis/benchmark_inference.py')
+    suite = tool.controls((480, 854), (1080, 1920))
+    assert [(label, objects, cfg) for label, _, objects, cfg in suite] == [
+        ('480x854, 2 objects (baseline)', 2, {}),
+        ('1080x1920 at full size', 2, {}),
+        ('1080x1920, max_size=480', 2, {'max_size': 480}),
+        ('6 objects', 6, {}), ('12 objects', 12, {}),
+        ('2 objects, object_chunk_size=2', 2, {'object_chunk_size': 2}),
+        ('6 objects, object_chunk_size=2', 6, {'object_chunk_size': 2}),
+        ('12 objects, object_chunk_size=2', 12, {'object_chunk_size': 2}),
+        ('top_k=30', 2, {'top_k': 30})]
+    # run three entries of it (each one is a subprocess)
+    full = tool.controls
+    monkeypatch.setattr(tool, 'controls',
+                        lambda size, large: [full(size, large)[i]
+                                             for i in (0, 2, 7)])
+    results = tool.main(['--config', TINY, '--size', '32', '48',
+                         '--large-size', '64', '96', '--frames', '3',
+                         '--threads', '1', '--suite', 'controls'])
+    assert [r['label'] for r in results] == [
+        '32x48, 2 objects (baseline)', '64x96, max_size=32',
+        '12 objects, object_chunk_size=2']
+    table = capsys.readouterr().out
+    rows = {line.split('|')[1].strip(): line.split('|')[2:-1]
+            for line in table.splitlines() if line.startswith('| ')}
+    base = results[0]['seconds_per_frame']
+    for r in results:
+        assert abs(float(rows[r['label']][1]) -
+                   r['seconds_per_frame'] / base) < 0.01

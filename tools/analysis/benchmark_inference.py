@@ -6,7 +6,17 @@ original STM's inference loop measured in the same run.
         [--size 480 854] [--frames 20] [--objects 2]
         [--members CONFIG CONFIG]
         [--modes original plain flip flip-ms ensemble]
+        [--test-cfg KEY=VALUE ...] [--suite controls]
         [--allocator tuned|stock] [--threads N] [--json FILE]
+
+``--suite controls`` measures the speed and memory controls instead of the
+modes, all with plain inference against a 480x854 (``--size``), 2-object
+baseline run first: a 1080x1920 (``--large-size``) video at full size and
+with ``max_size=480`` (the baseline's shorter side); 2, 6 and
+12 objects with and without ``object_chunk_size=2``; ``top_k=30``. (Memory
+against video length with and without ``max_memory_frames`` is
+tools/analysis/benchmark_long_video.py.) ``--test-cfg`` sets
+``model.test_cfg`` entries for the modes.
 
 Models have random weights (no checkpoint needed; speed and memory do not
 depend on the weights). Each mode runs in a fresh subprocess, so its peak
@@ -75,6 +85,15 @@ def parse_args(argv=None):
                         'runs with the stock allocator.')
     parser.add_argument('--threads', type=int,
                         help='torch threads (default: torch\'s default)')
+    parser.add_argument('--test-cfg', nargs='+', default=[],
+                        metavar='KEY=VALUE',
+                        help='model.test_cfg entries (integers), e.g. '
+                        'max_size=480 object_chunk_size=2 top_k=30')
+    parser.add_argument('--suite', choices=['controls'],
+                        help='run the controls suite instead of --modes')
+    parser.add_argument('--large-size', type=int, nargs=2,
+                        default=[1080, 1920], metavar=('H', 'W'),
+                        help='the large video of the controls suite')
     parser.add_argument('--json', help='also write the figures here')
     parser.add_argument('--child', choices=MODES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -82,7 +101,34 @@ def parse_args(argv=None):
         parser.error('--frames must be >= 2')
     if args.objects < 1:
         parser.error('--objects must be >= 1')
+    try:
+        args.test_cfg = {k: int(v) for k, v in
+                         (item.split('=', 1) for item in args.test_cfg)}
+    except ValueError:
+        parser.error(f'--test-cfg takes KEY=INTEGER items, got '
+                     f'{args.test_cfg}')
     return args
+
+
+def controls(size, large_size) -> list:
+    """The controls suite: ``[(label, (H, W), objects, test_cfg)]``, at the
+    baseline ``size`` (480x854 by default) and a ``large_size`` video
+    (1080x1920) processed with ``max_size`` = the baseline's shorter
+    side."""
+    (h, w), (big_h, big_w) = size, large_size
+    chunk = dict(object_chunk_size=2)
+    return [
+        (f'{h}x{w}, 2 objects (baseline)', (h, w), 2, {}),
+        (f'{big_h}x{big_w} at full size', (big_h, big_w), 2, {}),
+        (f'{big_h}x{big_w}, max_size={min(h, w)}', (big_h, big_w), 2,
+         dict(max_size=min(h, w))),
+        ('6 objects', (h, w), 6, {}),
+        ('12 objects', (h, w), 12, {}),
+        ('2 objects, object_chunk_size=2', (h, w), 2, chunk),
+        ('6 objects, object_chunk_size=2', (h, w), 6, chunk),
+        ('12 objects, object_chunk_size=2', (h, w), 12, chunk),
+        ('top_k=30', (h, w), 2, dict(top_k=30)),
+    ]
 
 
 def make_video(num_frames, height, width, num_objects, seed=0):
@@ -111,8 +157,9 @@ def make_video(num_frames, height, width, num_objects, seed=0):
     return frames, first
 
 
-def build_model(mode, config, members):
-    """The model of a mode, random weights, in eval mode."""
+def build_model(mode, config, members, test_cfg=None):
+    """The model of a mode, random weights, in eval mode (``test_cfg``
+    entries set on the network's ``model.test_cfg``)."""
     import torch
     from mmengine.config import Config
 
@@ -124,7 +171,9 @@ def build_model(mode, config, members):
     torch.manual_seed(0)
     if mode == 'ensemble':
         return VOSEnsemble([dict(config=m) for m in members]).eval()
-    model = MODELS.build(Config.fromfile(config).model)
+    model_cfg = Config.fromfile(config).model
+    model_cfg.setdefault('test_cfg', {}).update(test_cfg or {})
+    model = MODELS.build(model_cfg)
     if mode == 'flip':
         model = VOSTTAModel(model, views=dict(type='FlipViews'))
     elif mode == 'flip-ms':
@@ -187,7 +236,7 @@ def run_child(args) -> dict:
         from vosbench.utils import keep_freed_memory
         keep_freed_memory()
     members = args.members or [args.config, args.config]
-    model = build_model(args.child, args.config, members)
+    model = build_model(args.child, args.config, members, args.test_cfg)
     model_rss = peak_rss_mb()
     with torch.no_grad():  # warm-up: the first calls set up kernels
         for _ in model.segment_video(iter(frames[:2]), first):
@@ -225,6 +274,9 @@ def run_mode(args, mode) -> dict:
         argv += ['--members', *args.members]
     if args.threads:
         argv += ['--threads', str(args.threads)]
+    if args.test_cfg:
+        argv += ['--test-cfg', *(f'{k}={v}' for k, v in
+                                 args.test_cfg.items())]
     done = subprocess.run(argv, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f'mode {mode} failed:\n{done.stderr[-3000:]}')
@@ -276,6 +328,38 @@ def format_table(results, args, load_before, load_after) -> str:
     return '\n'.join(lines)
 
 
+def run_controls(args) -> list:
+    """The controls suite (see the module docstring); prints its table."""
+    import copy
+    results = []
+    for label, size, objects, test_cfg in controls(args.size,
+                                                   args.large_size):
+        run = copy.copy(args)
+        run.size, run.objects, run.test_cfg = list(size), objects, test_cfg
+        result = run_mode(run, 'plain')
+        result.update(label=label, size=list(size), objects=objects,
+                      test_cfg=test_cfg)
+        results.append(result)
+        print(f'{label}: {result["seconds_per_frame"]:.3f} s/frame, peak '
+              f'RSS {result["peak_rss_mb"] / 1024:.2f} GB', file=sys.stderr,
+              flush=True)
+    base = results[0]
+    lines = [
+        f'{osp.relpath(args.config, REPO)}, {args.frames} frames, random '
+        f'weights, {base["threads"]} torch threads, plain inference', '',
+        '| run | s/frame | x baseline | peak RSS (GB) | x baseline RSS | '
+        'load |', '|---|---|---|---|---|---|']
+    for r in results:
+        lines.append(
+            f'| {r["label"]} | {r["seconds_per_frame"]:.2f} | '
+            f'{r["seconds_per_frame"] / base["seconds_per_frame"]:.2f} | '
+            f'{r["peak_rss_mb"] / 1024:.2f} | '
+            f'{r["peak_rss_mb"] / base["peak_rss_mb"]:.2f} | '
+            f'{r["load_average"]:.1f} |')
+    print('\n'.join(lines))
+    return results
+
+
 def main(argv=None):
     args = parse_args(argv)
     args.config = osp.abspath(args.config)
@@ -284,6 +368,13 @@ def main(argv=None):
     if args.child:
         print(json.dumps(run_child(args)))
         return None
+    if args.suite == 'controls':
+        results = run_controls(args)
+        if args.json:
+            with open(args.json, 'w') as f:
+                json.dump(dict(suite='controls', results=results), f,
+                          indent=2)
+        return results
     load_before = os.getloadavg()[0]
     results = []
     for mode in args.modes:
