@@ -5,6 +5,7 @@ first frame's mask in, one palette PNG per frame and an overlay video out.
         [--overlay DIR/overlay.webm] [--side-by-side] [--show-ids]
         [--masks DIR] [--resize-masks] [--device cpu|cuda:0]
         [--max-memory-frames 10] [--max-size 480] [--top-k 30]
+        [--precision fp32|bf16|fp16]
         [--cfg-options k=v ...]
 
 VIDEO is anything OpenCV opens (mp4, avi, mov, webm) or a folder of frames.
@@ -68,6 +69,10 @@ def parse_args(argv=None):
                         help='process frames at this shorter side at most')
     parser.add_argument('--top-k', type=int,
                         help='memory positions read per query position')
+    parser.add_argument('--precision', choices=['fp32', 'bf16', 'fp16'],
+                        help='network precision (default: the config\'s, '
+                        'fp32); bf16 pays only on CPUs with AVX-512 BF16 '
+                        'or AMX, fp16 is CUDA only')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         default={}, help='config overrides, key=value')
     args = parser.parse_args(argv)
@@ -90,7 +95,9 @@ def main(argv=None) -> dict:
     try:
         inferencer = VOSInferencer(args.config, args.checkpoint,
                                    device=args.device, max_size=args.max_size,
-                                   top_k=args.top_k, cfg_options=options)
+                                   top_k=args.top_k,
+                                   precision=args.precision,
+                                   cfg_options=options)
         result = inferencer(args.video, args.first_mask, masks=args.masks,
                             resize_masks=args.resize_masks)
         print(f'{args.video}: {len(result)} frames at {result.fps:g} fps, '

@@ -73,6 +73,10 @@ def parse_args(argv=None):
         help='--out holds the results of another config, checkpoint or '
         'options (its vosbench_run.json says so): empty it first (default: '
         'refuse)')
+    parser.add_argument(
+        '--precision', choices=['fp32', 'bf16', 'fp16'],
+        help='network precision (model.test_cfg.precision): fp32 exact '
+        '(default), bf16 on CPU and CUDA, fp16 on CUDA')
     add_runner_arguments(parser)
     return parser.parse_args(argv)
 
@@ -89,6 +93,12 @@ def build_test_cfg(args) -> Config:
             'give the checkpoint of the model')
     cfg.load_from = None if no_checkpoint else args.checkpoint
     cfg.resume = False
+    if getattr(args, 'precision', None):
+        if no_checkpoint:
+            raise SystemExit('--precision sets the test_cfg of one model; '
+                             'for an ensemble set test_cfg.precision in '
+                             'its member configs')
+        cfg.model.setdefault('test_cfg', {})['precision'] = args.precision
     set_test_loop(cfg, getattr(args, 'fail_fast', False))
     if args.tta:
         apply_tta(cfg)

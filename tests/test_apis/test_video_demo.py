@@ -272,13 +272,13 @@ def test_demo_caps_memory_frames_by_default(checkpoint):
     assert capped.model.test_cfg['max_memory_frames'] == 10
 
 
-def test_max_size_gives_masks_at_the_video_size(tmp_path, checkpoint):
+def test_max_size_top_k_bf16_give_masks_at_the_video_size(tmp_path, checkpoint):
     video = write_video(str(tmp_path / 'clip.mp4'))
     mask = tmp_path / 'first.png'
     write_mask(str(mask), first_labels())
     out = tmp_path / 'out'
     proc = run_demo(video, mask, CONFIG, checkpoint, '--out', out,
-                    '--max-size', 24, '--top-k', 10)
+                    '--max-size', 24, '--top-k', 10, '--precision', 'bf16')
     assert proc.returncode == 0, proc.stderr
     for t in range(T):
         assert read_mask(str(out / f'{t:05d}.png')).shape == (H, W)

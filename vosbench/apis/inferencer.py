@@ -181,16 +181,21 @@ class VOSInferencer:
         top_k (int, optional): Keep the ``top_k`` largest memory
             affinities per query position (``test_cfg.top_k``). Defaults to
             the config's (off: STM exactly).
+        precision (str, optional): 'fp32' (exact), 'bf16' (CPU and CUDA)
+            or 'fp16' (CUDA) (``test_cfg.precision``). Defaults to the
+            config's (fp32).
         cfg_options (dict, optional): Other config overrides.
     """
 
     def __init__(self, model: str, checkpoint: Optional[str] = None,
                  device: str = 'cpu', max_memory_frames: Optional[int] = None,
                  max_size: Optional[int] = None, top_k: Optional[int] = None,
+                 precision: Optional[str] = None,
                  cfg_options: Optional[dict] = None):
         options = dict(cfg_options or {})
         for key, value in (('max_memory_frames', max_memory_frames),
-                           ('max_size', max_size), ('top_k', top_k)):
+                           ('max_size', max_size), ('top_k', top_k),
+                           ('precision', precision)):
             if value is not None:
                 options[f'model.test_cfg.{key}'] = value
         self.config = resolve_config(model)

@@ -36,8 +36,12 @@ TRAIN_OPTIONS = dict(
 #:
 #: - ``top_k``: at inference, each query position reads only its ``top_k``
 #:   most similar memory positions (STCN, XMem); None reads all (STM).
+#: - ``precision``: ``fp32`` (exact), ``bf16`` (CPU and CUDA) or ``fp16``
+#:   (CUDA): the encoders and the decoder of a prepared copy of the network
+#:   run in it (:func:`vosbench.inference.precision.prepare_network`).
 TEST_OPTIONS: Dict[str, Option] = dict(
     top_k=Option(None, optional(positive_int)),
+    precision=Option('fp32', one_of('fp32', 'bf16', 'fp16')),
 )
 
 
@@ -122,6 +126,47 @@ class STM(NonFiniteLossGuard, BaseModel):
         # vosbench.models free of it
         from vosbench.inference.stream_options import check_test_cfg
         check_test_cfg(self.test_cfg, TEST_OPTIONS)
+        # what the encoders and the decoder compute in; a copy prepared for
+        # bf16 / fp16 inference changes them (keys, values, the memory
+        # read and the probabilities stay fp32)
+        self.compute_dtype = torch.float32
+        self.channels_last = False
+        self._prepared: Dict[tuple, torch.nn.Module] = {}
+
+    def _to_compute(self, x: Tensor) -> Tensor:
+        """``x`` in the compute dtype and layout (itself for fp32)."""
+        if self.compute_dtype == torch.float32 and not self.channels_last:
+            return x
+        return x.to(dtype=self.compute_dtype,
+                    memory_format=torch.channels_last
+                    if self.channels_last else torch.preserve_format)
+
+    def inference_network(self, precision: Optional[str] = None):
+        """This network for inference at ``precision`` (default
+        ``test_cfg.precision``): itself for fp32, else a copy prepared once
+        (folded BatchNorm, weights cast, channels_last) and kept until the
+        network trains or loads weights again."""
+        precision = precision or self.test_cfg.get('precision', 'fp32')
+        if precision == 'fp32':
+            return self
+        device = next(self.parameters()).device
+        key = (precision, device)
+        if key not in self._prepared:
+            from vosbench.inference.precision import prepare_network
+            self._prepared = {}  # not copied into the prepared network
+            self._prepared[key] = prepare_network(self, precision)
+        return self._prepared[key]
+
+    def train(self, mode: bool = True):
+        if mode:
+            self._prepared = {}
+        return super().train(mode)
+
+    def load_state_dict(self, state_dict, strict: bool = True,
+                        assign: bool = False):
+        self._prepared = {}
+        return super().load_state_dict(state_dict, strict=strict,
+                                       assign=assign)
 
     # ------------------------------------------------------------------
     # building blocks shared by training and inference
@@ -162,9 +207,11 @@ class STM(NonFiniteLossGuard, BaseModel):
         frames = frames[:, None].expand(-1, num_objects, -1, -1, -1)
         inputs = torch.cat([frames, object_probs[:, :, None],
                             others[:, :, None]], dim=2)
-        inputs = inputs.flatten(0, 1)
+        inputs = self._to_compute(inputs.flatten(0, 1))
         if valid is None or bool(valid.all()):
-            return self.memory_key_value(self.memory_encoder(inputs)[-1])
+            key, value = self.memory_key_value(
+                self.memory_encoder(inputs)[-1])
+            return key.float(), value.float()
         # padding objects are not encoded (nor seen by batch norm); their
         # keys and values are zero
         keep = valid.flatten().nonzero().squeeze(1)
@@ -185,10 +232,11 @@ class STM(NonFiniteLossGuard, BaseModel):
             tuple: key ``(B, Ck, H/16, W/16)``, value ``(B, Cv, H/16,
             W/16)`` and the decoder skips, stride 8 then stride 4.
         """
-        features = self.query_encoder(self.normalize(frames))
+        features = self.query_encoder(
+            self._to_compute(self.normalize(frames)))
         key, value = self.query_key_value(features[-1])
         skips = list(features[:-1])[::-1]
-        return key, value, skips
+        return key.float(), value.float(), skips
 
     def decode_objects(self, memory_key: Tensor, memory_value: Tensor,
                        query_key: Tensor, query_value: Tensor,
@@ -219,7 +267,7 @@ class STM(NonFiniteLossGuard, BaseModel):
                                   per_object(query_value), top_k=top_k)
         # the skips go once per frame: the decoder's skip branches do not
         # depend on the object and run once
-        logits = self.decoder(read, skips)
+        logits = self.decoder(self._to_compute(read), skips).float()
         object_probs = torch.softmax(logits, dim=1)[:, 1]
         return object_probs.view(batch, num_objects,
                                  *object_probs.shape[-2:])
@@ -342,7 +390,7 @@ class STM(NonFiniteLossGuard, BaseModel):
         """A :class:`vosbench.inference.VideoStream` over this network with
         the memory protocol of ``test_cfg`` (``overrides`` win)."""
         from vosbench.inference import VideoStream, stream_options
-        return VideoStream(self, object_ids,
+        return VideoStream(self.inference_network(), object_ids,
                            **stream_options(self.test_cfg, overrides))
 
     def segment_video(self, frames, first_labels=None, object_ids=None,
