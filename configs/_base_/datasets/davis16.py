@@ -3,6 +3,7 @@
 #   JPEGImages/<resolution>/<seq>/%05d.jpg
 #   Annotations/<resolution>/<seq>/%05d.png     grey, 0 and 255
 #   ImageSets/<resolution>/{train,val}.txt      image and annotation paths
+_base_ = ['./davis17.py']
 dataset_type = 'DAVIS2016Dataset'
 data_root = 'data/DAVIS2016'
 resolution = '480p'
@@ -15,45 +16,22 @@ resolution = '480p'
 holdout_sequences = [
     'bear', 'car-turn', 'dance-jump', 'hockey', 'mallard-fly', 'paragliding'
 ]
-crop_size = (384, 384)
+# as DAVIS 2017's, with one object per clip
 train_pipeline = [
     dict(type='LoadClipFrames'),
     dict(type='LoadClipMasks'),
-    dict(type='ClipRandomResizedCrop', crop_size=crop_size,
+    dict(type='ClipRandomResizedCrop', crop_size=_base_.crop_size,
          scale_range=(0.8, 1.2)),
     dict(type='ClipRandomFlip', prob=0.5),
     dict(type='SelectObjects', max_objects=1),
     dict(type='PackClipInputs'),
 ]
-test_pipeline = [dict(type='PackVideoInputs')]
 train_dataloader = dict(
-    batch_size=4,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    collate_fn=dict(type='vosbench.vos_collate'),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        resolution=resolution,
-        split='train',
-        clip_length=3,
-        max_skip=5,
-        samples_per_video=10,
-        pipeline=train_pipeline))
+    dataset=dict(type=dataset_type, data_root=data_root,
+                 resolution=resolution, pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=1,
-    num_workers=1,
-    persistent_workers=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='vosbench.vos_collate'),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        resolution=resolution,
-        split='val',
-        test_mode=True,
-        pipeline=test_pipeline))
+    dataset=dict(type=dataset_type, data_root=data_root,
+                 resolution=resolution))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='DAVISMetric', year='2016', split='val')
 test_evaluator = val_evaluator
