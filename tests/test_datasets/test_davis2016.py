@@ -167,3 +167,49 @@ def test_mask_that_is_not_0_255_names_the_file(tmp_path):
 def test_year_key_is_refused():
     with pytest.raises(TypeError, match='year is 2016'):
         DAVIS2016Dataset(DAVIS16, year='2017')
+
+
+def test_tools_test_on_two_real_videos_agrees_with_the_evaluator(tmp_path):
+    """tools/test.py on two real DAVIS 2016 videos writes predictions, and
+    tools/eval_results.py --year 2016 scores them to the same numbers."""
+    import csv
+    import subprocess
+    import sys
+    import torch
+
+    from vosbench.registry import MODELS
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(RECIPE_MAIN).model)
+    ckpt = str(tmp_path / 'tiny.pth')
+    torch.save(dict(state_dict=model.state_dict(), meta={}), ckpt)
+    out = tmp_path / 'pred'
+    seqs = "['dog-agility','rollerblade']"
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    test = subprocess.run(
+        [sys.executable, 'tools/test.py', RECIPE_MAIN, ckpt, '--work-dir',
+         str(tmp_path / 'work'), '--out', str(out), '--cfg-options',
+         f'test_dataloader.dataset.data_root={DAVIS16}',
+         'test_dataloader.dataset.split=train',
+         f'test_dataloader.dataset.sequences={seqs}'],
+        cwd=REPO, env=env, capture_output=True, text=True)
+    assert test.returncode == 0, test.stderr[-2000:]
+    assert sorted(os.listdir(out / 'dog-agility'))[:2] == ['00000.png',
+                                                          '00001.png']
+    scored = tmp_path / 'scored'
+    evaluate = subprocess.run(
+        [sys.executable, 'tools/eval_results.py', DAVIS16, str(out),
+         '--year', '2016', '--resolution', '240p', '--split', 'train',
+         '--sequences', 'dog-agility', 'rollerblade', '--out-dir',
+         str(scored), '--quiet'],
+        cwd=REPO, env=env, capture_output=True, text=True)
+    assert evaluate.returncode == 0, evaluate.stderr[-2000:]
+
+    def rows(folder, kind):
+        [name] = [f for f in os.listdir(folder)
+                  if f.startswith(kind) and f.endswith('.csv')]
+        with open(osp.join(folder, name)) as f:
+            return list(csv.DictReader(f))
+    assert rows(out, 'per-sequence') == rows(scored, 'per-sequence')
+    assert rows(out, 'global') == rows(scored, 'global')
+    assert [r['Sequence'] for r in rows(out, 'per-sequence')] == [
+        'dog-agility_1', 'rollerblade_1']
