@@ -343,8 +343,10 @@ def print_tables(out: dict, args) -> dict:
     protocol = out['protocol']
     where = (f'the held-out train videos {protocol["sequences"]}'
              if protocol['mode'] == 'holdout' else 'val.txt')
+    threads = max(1, (os.cpu_count() or 1) // args.jobs)
     print(f'\nJ&F on DAVIS 2016 {args.resolution}, {where} '
-          f'(seeds {args.seeds}; tiny STM on 2 CPU threads per job)')
+          f'(seeds {args.seeds}; tiny STM, {args.jobs} jobs at a time of '
+          f'{threads} thread{"s" if threads > 1 else ""} each)')
     print(f'{"":30s} {"J&F":>6s} {"training":>10s}')
     for key, label in ROWS:
         row = rows[key]

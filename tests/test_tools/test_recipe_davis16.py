@@ -1,0 +1,66 @@
+"""tools/analysis/recipe_davis16.py: the validation protocol, the options
+it gives each stage, and the copy-the-first-mask baseline on real video
+(the training stages are tools/analysis/recipe_demo.py's, tested there)."""
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+from tool_loading import load_tool
+
+from vosbench.utils.mask_io import read_binary_mask, read_mask
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CANDIDATES = [osp.join(REPO, '..', 'shared', 'data', 'davis2016_train_240p'),
+              '/work/shared/data/davis2016_train_240p']
+DAVIS16 = next((p for p in CANDIDATES if osp.isdir(p)), None)
+pytestmark = pytest.mark.skipif(
+    DAVIS16 is None, reason='the real DAVIS 2016 train videos are not here '
+    f'(looked for {CANDIDATES[0]}); they are in CI')
+
+
+def args_for(**kwargs):
+    tool = load_tool('tools/analysis/recipe_davis16.py')
+    args = tool.parse_args(['--davis16', DAVIS16])
+    vars(args).update(kwargs)
+    return tool, args
+
+
+def test_holdout_protocol_where_there_is_no_val_split(tmp_path):
+    tool, args = args_for()
+    protocol = tool.validation_protocol(args)
+    held = tool.holdout_sequences()
+    assert protocol == dict(mode='holdout', split='train', sequences=held,
+                            exclude=held)
+    options = tool.data_options(args, protocol)
+    listed = tool.list_option(held)
+    assert f'train_dataloader.dataset.exclude_sequences={listed}' in \
+        options['videos']
+    assert ('train_dataloader.dataset.datasets.1.exclude_sequences='
+            f'{listed}') in options['frames']
+    assert f'val_dataloader.dataset.sequences={listed}' in options['val']
+    assert 'val_dataloader.dataset.split=train' in options['val']
+    # with a val split the official protocol is used
+    root = tmp_path / 'davis'
+    (root / 'ImageSets' / '240p').mkdir(parents=True)
+    (root / 'ImageSets' / '240p' / 'val.txt').write_text('')
+    tool, args = args_for(davis16=str(root))
+    assert tool.validation_protocol(args)['mode'] == 'val'
+
+
+def test_copy_first_mask_baseline(tmp_path):
+    tool, args = args_for()
+    protocol = dict(mode='holdout', split='train',
+                    sequences=['dog-agility', 'rollerblade'], exclude=[])
+    out = tool.copy_first_mask(args, protocol, str(tmp_path))
+    assert set(out['per_sequence']) == {'dog-agility', 'rollerblade'}
+    assert 0 < out['jf'] < 1
+    first = read_binary_mask(osp.join(DAVIS16, 'Annotations', '240p',
+                                      'rollerblade', '00000.png'))
+    folder = tmp_path / 'predictions' / 'rollerblade'
+    names = sorted(os.listdir(folder))
+    assert len(names) == 35
+    for name in names:
+        np.testing.assert_array_equal(read_mask(str(folder / name)), first)
+    expected = np.mean(list(out['per_sequence'].values()))
+    assert abs(out['jf'] - expected) < 1e-9  # one object per sequence
