@@ -67,9 +67,38 @@ def inferencer(checkpoint):
 
 
 def run_demo(*args):
+    """The demo in a fresh interpreter (exit status, stdout, stderr)."""
     env = dict(os.environ, OMP_NUM_THREADS='1')
     return subprocess.run([sys.executable, DEMO, *map(str, args)],
                           capture_output=True, text=True, env=env, cwd=REPO)
+
+
+class DemoRun:
+    """What :func:`run_demo_here` returns, shaped like a finished process."""
+
+    def __init__(self, returncode, stderr):
+        self.returncode, self.stderr = returncode, stderr
+
+
+def run_demo_here(capsys, *args):
+    """The demo's main() in this process (no interpreter start-up), with
+    the allocator left alone (the tests after this one measure memory)."""
+    from tool_loading import load_tool
+    demo = load_tool('demo/video_demo.py')
+    capsys.readouterr()
+    before = os.environ.get('VOSBENCH_KEEP_FREED_MEMORY')
+    os.environ['VOSBENCH_KEEP_FREED_MEMORY'] = '0'
+    try:
+        demo.main([str(a) for a in args])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    finally:
+        if before is None:
+            del os.environ['VOSBENCH_KEEP_FREED_MEMORY']
+        else:
+            os.environ['VOSBENCH_KEEP_FREED_MEMORY'] = before
+    return DemoRun(code, capsys.readouterr().err)
 
 
 def test_mp4_end_to_end_writes_every_frame_and_a_readable_overlay(
@@ -142,7 +171,7 @@ def test_every_mask_format(tmp_path, inferencer, fmt):
     np.testing.assert_array_equal(first, expected)
 
 
-def test_object_given_at_a_later_frame(tmp_path, checkpoint):
+def test_object_given_at_a_later_frame(tmp_path, checkpoint, capsys):
     video = write_video(str(tmp_path / 'clip.avi'), codec='MJPG')
     mask = tmp_path / 'first.png'
     write_mask(str(mask), first_labels())
@@ -152,8 +181,8 @@ def test_object_given_at_a_later_frame(tmp_path, checkpoint):
     second[28:44, 50:66] = 2
     write_mask(str(later / '00005.png'), second)
     out = tmp_path / 'out'
-    proc = run_demo(video, mask, CONFIG, checkpoint, '--out', out,
-                    '--masks', later)
+    proc = run_demo_here(capsys, video, mask, CONFIG, checkpoint, '--out',
+                         out, '--masks', later)
     assert proc.returncode == 0, proc.stderr
     for t in range(T):
         labels = read_mask(str(out / f'{t:05d}.png'))
@@ -186,7 +215,8 @@ def test_unreadable_video_names_the_file(tmp_path, checkpoint):
         VideoFileFrames(str(tmp_path / 'missing.mp4'))
 
 
-def test_truncated_video_keeps_the_masks_written(tmp_path, checkpoint):
+def test_truncated_video_keeps_the_masks_written(tmp_path, checkpoint,
+                                                 capsys):
     video = write_video(str(tmp_path / 'clip.avi'), codec='MJPG',
                         num_frames=20)
     with open(video, 'rb') as f:
@@ -198,8 +228,8 @@ def test_truncated_video_keeps_the_masks_written(tmp_path, checkpoint):
     mask = tmp_path / 'first.png'
     write_mask(str(mask), first_labels())
     out = tmp_path / 'out'
-    proc = run_demo(video, mask, CONFIG, checkpoint, '--out', out,
-                    '--overlay', out / 'o.webm')
+    proc = run_demo_here(capsys, video, mask, CONFIG, checkpoint, '--out',
+                         out, '--overlay', out / 'o.webm')
     assert proc.returncode == 1
     assert f'the video {video} ended at frame' in proc.stderr
     pngs = sorted(f for f in os.listdir(out) if f.endswith('.png'))
@@ -219,7 +249,7 @@ def _frames_until_error(video):
 
 
 def test_mask_size_mismatch_names_both_sizes(tmp_path, inferencer,
-                                             checkpoint):
+                                             checkpoint, capsys):
     small = np.zeros((H // 2, W // 2), np.uint8)
     small[4:12, 3:11] = 1
     path = str(tmp_path / 'small.png')
@@ -231,7 +261,8 @@ def test_mask_size_mismatch_names_both_sizes(tmp_path, inferencer,
     name, labels = next(iter(inferencer(frames, path, resize_masks=True)))
     assert labels.shape == (H, W) and (labels == 1).sum() == 4 * 8 * 8
     video = write_video(str(tmp_path / 'clip.mp4'))
-    proc = run_demo(video, path, CONFIG, checkpoint, '--out', tmp_path / 'o')
+    proc = run_demo_here(capsys, video, path, CONFIG, checkpoint, '--out',
+                         tmp_path / 'o')
     assert proc.returncode == 1 and 'small.png is 24x40' in proc.stderr \
         and '48x80' in proc.stderr
 
@@ -272,13 +303,16 @@ def test_demo_caps_memory_frames_by_default(checkpoint):
     assert capped.model.test_cfg['max_memory_frames'] == 10
 
 
-def test_max_size_top_k_bf16_give_masks_at_the_video_size(tmp_path, checkpoint):
+def test_max_size_top_k_bf16_give_masks_at_the_video_size(tmp_path,
+                                                          checkpoint,
+                                                          capsys):
     video = write_video(str(tmp_path / 'clip.mp4'))
     mask = tmp_path / 'first.png'
     write_mask(str(mask), first_labels())
     out = tmp_path / 'out'
-    proc = run_demo(video, mask, CONFIG, checkpoint, '--out', out,
-                    '--max-size', 24, '--top-k', 10, '--precision', 'bf16')
+    proc = run_demo_here(capsys, video, mask, CONFIG, checkpoint, '--out',
+                         out, '--max-size', 24, '--top-k', 10,
+                         '--precision', 'bf16')
     assert proc.returncode == 0, proc.stderr
     for t in range(T):
         assert read_mask(str(out / f'{t:05d}.png')).shape == (H, W)

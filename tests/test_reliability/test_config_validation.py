@@ -20,7 +20,11 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BASE = osp.join(REPO, 'configs', '_base_')
 TINY_MODEL = osp.join(BASE, 'models', 'stm_r18-tiny.py')
 STREAM_KEYS = ('aggregation_channels, keep_previous, max_memory_frames, '
-               'mem_every, pad_divisor')
+               'max_size, mem_every, object_chunk_size, pad_divisor')
+#: the keys of an STM test_cfg: the stream options and STM's own
+TEST_CFG_KEYS = ('aggregation_channels, keep_previous, max_memory_frames, '
+                 'max_size, mem_every, object_chunk_size, pad_divisor, '
+                 'precision, top_k')
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
@@ -54,7 +58,7 @@ def checkpoint(tmp_path_factory):
 @pytest.mark.parametrize('option,message', [
     ('model.test_cfg.mem_evry=10',
      'unknown key model.test_cfg.mem_evry (did you mean mem_every?); '
-     f'model.test_cfg accepts: {STREAM_KEYS}'),
+     f'model.test_cfg accepts: {TEST_CFG_KEYS}'),
     ('model.test_cfg.mem_every=abc',
      "model.test_cfg.mem_every must be a positive integer, got 'abc' (str)"),
 ])
@@ -179,18 +183,22 @@ def test_adding_an_option_is_one_line(monkeypatch):
     stm = importlib.import_module('vosbench.models.vos.stm')
     from vosbench.utils.option_checks import (Option, one_of, optional,
                                               positive_int)
-    with pytest.raises(ValueError, match='unknown key model.test_cfg.top_k'):
-        build(**{'model.test_cfg.top_k': 20})
-    monkeypatch.setitem(so.STREAM_OPTIONS, 'top_k',
+    with pytest.raises(ValueError,
+                       match='unknown key model.test_cfg.read_every'):
+        build(**{'model.test_cfg.read_every': 20})
+    monkeypatch.setitem(so.STREAM_OPTIONS, 'read_every',
                         Option(None, optional(positive_int)))
-    monkeypatch.setitem(stm.TEST_OPTIONS, 'precision',
-                        Option('fp32', one_of('fp32', 'fp16')))
-    build(**{'model.test_cfg.top_k': 20,
-             'model.test_cfg.precision': 'fp16'})
-    with pytest.raises(ValueError, match='model.test_cfg.top_k must be'):
-        build(**{'model.test_cfg.top_k': 'all'})
-    with pytest.raises(ValueError, match="precision must be one of 'fp32'"):
-        build(**{'model.test_cfg.precision': 'half'})
+    monkeypatch.setitem(stm.TEST_OPTIONS, 'output_mode',
+                        Option('labels', one_of('labels', 'probs')))
+    build(**{'model.test_cfg.read_every': 20,
+             'model.test_cfg.output_mode': 'probs'})
+    with pytest.raises(ValueError,
+                       match='model.test_cfg.read_every must be'):
+        build(**{'model.test_cfg.read_every': 'all'})
+    with pytest.raises(ValueError,
+                       match="output_mode must be one of 'labels'"):
+        build(**{'model.test_cfg.output_mode': 'half'})
     assert so.STREAM_DEFAULTS == dict(
         mem_every=5, keep_previous=True, max_memory_frames=None,
-        pad_divisor=16, aggregation_channels=None)
+        pad_divisor=16, aggregation_channels=None, max_size=None,
+        object_chunk_size=None)
