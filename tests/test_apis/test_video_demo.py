@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tool_run_helpers import save_tiny_checkpoint
 
 from vosbench.apis import MaskInputError, VOSInferencer
 from vosbench.datasets.video_sources import (VideoFileFrames, VideoReadError,
@@ -48,16 +49,8 @@ def write_video(path: str, codec: str = 'mp4v', num_frames: int = T) -> str:
 
 @pytest.fixture(scope='module')
 def checkpoint(tmp_path_factory):
-    from mmengine.config import Config
-
-    from vosbench.registry import MODELS
-    from vosbench.utils import register_all_modules
-    register_all_modules()
-    torch.manual_seed(0)
-    model = MODELS.build(Config.fromfile(CONFIG).model)
-    path = str(tmp_path_factory.mktemp('ckpt') / 'tiny.pth')
-    torch.save(dict(state_dict=model.state_dict(), meta={}), path)
-    return path
+    return save_tiny_checkpoint(
+        str(tmp_path_factory.mktemp('ckpt') / 'tiny.pth'), seed=0)
 
 
 @pytest.fixture(scope='module')

@@ -175,13 +175,9 @@ def test_tools_test_on_two_real_videos_agrees_with_the_evaluator(tmp_path):
     import csv
     import subprocess
     import sys
-    import torch
 
-    from vosbench.registry import MODELS
-    torch.manual_seed(0)
-    model = MODELS.build(Config.fromfile(RECIPE_MAIN).model)
-    ckpt = str(tmp_path / 'tiny.pth')
-    torch.save(dict(state_dict=model.state_dict(), meta={}), ckpt)
+    from tool_run_helpers import save_tiny_checkpoint
+    ckpt = save_tiny_checkpoint(str(tmp_path / 'tiny.pth'), seed=0)
     out = tmp_path / 'pred'
     seqs = "['dog-agility','rollerblade']"
     env = dict(os.environ, OMP_NUM_THREADS='1')

@@ -9,16 +9,14 @@ a value of the wrong type or range names the key and what it should be.
 Overrides passed to ``new_stream`` (TTA, ensembles) are checked the same
 way.
 """
-import os.path as osp
 
 import pytest
 from mmengine.config import Config
 
 from tool_loading import load_tool
+from tool_run_helpers import (TINY_MODEL, write_synthetic_davis,
+                              write_test_config)
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-BASE = osp.join(REPO, 'configs', '_base_')
-TINY_MODEL = osp.join(BASE, 'models', 'stm_r18-tiny.py')
 STREAM_KEYS = ('aggregation_channels, keep_previous, max_memory_frames, '
                'max_size, mem_every, object_chunk_size, pad_divisor')
 #: the keys of an STM test_cfg: the stream options and STM's own
@@ -39,11 +37,9 @@ def build(**cfg_options):
 # ---------------------------------------------------------------------------
 @pytest.fixture(scope='module')
 def data_root(tmp_path_factory):
-    from vosbench.datasets.synthetic import generate_synthetic_davis
-    root = str(tmp_path_factory.mktemp('validation_data'))
-    generate_synthetic_davis(root, num_train=0, num_val=1, num_frames=3,
-                             height=32, width=48, seed=0, progress=False)
-    return root
+    return write_synthetic_davis(
+        str(tmp_path_factory.mktemp('validation_data')), num_val=1,
+        num_frames=3)
 
 
 @pytest.fixture(scope='module')
@@ -66,18 +62,8 @@ def test_tools_test_rejects_bad_test_cfg(tmp_path, data_root, checkpoint,
                                          option, message):
     """Before: the typo ran the test with the default, ``abc`` failed
     inside the first video with a TypeError naming no key."""
-    config = osp.join(str(tmp_path), f'validation_{len(option)}.py')
-    with open(config, 'w') as f:
-        f.write(f'''_base_ = [
-    {TINY_MODEL!r},
-    {osp.join(BASE, 'datasets', 'synthetic.py')!r},
-    {osp.join(BASE, 'schedules', 'schedule_adam-1e-5_80k.py')!r},
-    {osp.join(BASE, 'default_runtime.py')!r},
-]
-data_root = {data_root!r}
-test_dataloader = dict(num_workers=0, dataset=dict(data_root=data_root))
-visualizer = dict(name='validation_{len(option)}')
-''')
+    config = write_test_config(tmp_path, f'validation_{len(option)}',
+                               data_root)
     test_tool = load_tool('tools/test.py', 'vosbench_tool_test_validation')
     with pytest.raises(ValueError) as info:
         test_tool.main([config, checkpoint, '--work-dir',

@@ -13,10 +13,7 @@ from vosbench.registry import MODELS
 from vosbench.utils.mask_io import read_mask
 
 from tool_loading import load_tool
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-BASE = osp.join(REPO, 'configs', '_base_')
-TINY_MODEL = osp.join(BASE, 'models', 'stm_r18-tiny.py')
+from tool_run_helpers import TINY_MODEL, write_test_config
 
 
 @pytest.fixture(autouse=True)
@@ -47,23 +44,6 @@ def checkpoint(tmp_path_factory):
     model = MODELS.build(Config.fromfile(TINY_MODEL).model)
     path = str(tmp_path_factory.mktemp('ckpt') / 'tiny.pth')
     torch.save(dict(state_dict=model.state_dict(), meta={}), path)
-    return path
-
-
-def write_config(folder, name, data_root, extra=''):
-    path = osp.join(str(folder), f'{name}.py')
-    with open(path, 'w') as f:
-        f.write(f'''_base_ = [
-    {TINY_MODEL!r},
-    {osp.join(BASE, 'datasets', 'synthetic.py')!r},
-    {osp.join(BASE, 'schedules', 'schedule_adam-1e-5_80k.py')!r},
-    {osp.join(BASE, 'default_runtime.py')!r},
-]
-data_root = {data_root!r}
-test_dataloader = dict(num_workers=0, dataset=dict(data_root=data_root))
-visualizer = dict(name={name!r})
-{extra}
-''')
     return path
 
 
@@ -109,7 +89,7 @@ class TTACounter:
 
 def test_tta_without_tta_fields_uses_flip_and_scales(tmp_path, data_root,
                                                     checkpoint, monkeypatch):
-    config = write_config(tmp_path, 'plain_cfg', data_root)
+    config = write_test_config(tmp_path, 'plain_cfg', data_root)
     args = test_tool.parse_args([config, checkpoint, '--tta'])
     cfg = test_tool.build_test_cfg(args)
     assert cfg.model.type == 'VOSTTAModel'
@@ -131,8 +111,8 @@ def test_tta_fields_of_the_config_are_used(tmp_path, data_root, checkpoint,
                                            monkeypatch):
     """An identity-only tta_model gives the plain predictions: the runner
     loaded the checkpoint into the wrapped model."""
-    plain = write_config(tmp_path, 'plain_ref', data_root)
-    with_fields = write_config(
+    plain = write_test_config(tmp_path, 'plain_ref', data_root)
+    with_fields = write_test_config(
         tmp_path, 'with_tta_fields', data_root, extra='''
 tta_model = dict(type='VOSTTAModel', views=[dict(type='IdentityView')])
 tta_pipeline = [dict(type='PackVideoInputs')]
@@ -154,7 +134,7 @@ tta_pipeline = [dict(type='PackVideoInputs')]
 def test_ensemble_config(tmp_path, data_root, checkpoint, monkeypatch):
     """An ensemble of two copies of the model predicts what the model does;
     with --tta every view runs the ensemble."""
-    plain = write_config(tmp_path, 'plain_for_ensemble', data_root)
+    plain = write_test_config(tmp_path, 'plain_for_ensemble', data_root)
     members = f'''
 model = dict(
     _delete_=True,
@@ -162,7 +142,7 @@ model = dict(
     models=[dict(config={TINY_MODEL!r}, checkpoint={checkpoint!r}),
             dict(config={TINY_MODEL!r}, checkpoint={checkpoint!r})])
 '''
-    ensemble = write_config(tmp_path, 'ensemble_cfg', data_root, members)
+    ensemble = write_test_config(tmp_path, 'ensemble_cfg', data_root, members)
     _, plain_out = run(tmp_path, plain, checkpoint)
     _, ensemble_out = run(tmp_path, ensemble, 'none')
     assert_same_predictions(plain_out, ensemble_out)
@@ -172,7 +152,7 @@ model = dict(
         [ensemble, 'none', '--tta']))
     assert cfg.model.type == 'VOSTTAModel'
     assert cfg.model.module.type == 'VOSEnsemble' and cfg.load_from is None
-    tta_ensemble = write_config(tmp_path, 'ensemble_tta_cfg', data_root,
+    tta_ensemble = write_test_config(tmp_path, 'ensemble_tta_cfg', data_root,
                                 members)
     metrics, _ = run(tmp_path, tta_ensemble, 'none', '--tta')
     assert len(counter.views) == 2 and len(counter.views[0]) == 4
@@ -180,10 +160,10 @@ model = dict(
 
 
 def test_checkpoint_argument_errors(tmp_path, data_root, checkpoint):
-    plain = write_config(tmp_path, 'plain_err', data_root)
+    plain = write_test_config(tmp_path, 'plain_err', data_root)
     with pytest.raises(SystemExit, match='ensemble'):
         test_tool.main([plain, 'none'])
-    ensemble = write_config(tmp_path, 'ensemble_err', data_root, f'''
+    ensemble = write_test_config(tmp_path, 'ensemble_err', data_root, f'''
 model = dict(_delete_=True, type='VOSEnsemble',
              models=[dict(config={TINY_MODEL!r},
                           checkpoint={str(tmp_path / 'gone.pth')!r})])

@@ -1,11 +1,12 @@
-"""Set-up shared by the reliability tests that run tools/test.py on tiny
-synthetic DAVIS data with a randomly initialised tiny STM."""
+"""Set-up shared by the tests that run the tools on tiny synthetic DAVIS
+data with a randomly initialised tiny STM (test files import it as
+``from tool_run_helpers import ...``: ``tests/`` is on ``sys.path``)."""
 import os.path as osp
 
 import torch
 from mmengine.config import Config
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 BASE = osp.join(REPO, 'configs', '_base_')
 TINY_MODEL = osp.join(BASE, 'models', 'stm_r18-tiny.py')
 
@@ -30,20 +31,28 @@ def save_tiny_checkpoint(path: str, seed: int) -> str:
     return path
 
 
-def write_test_config(folder, name: str, data_root: str) -> str:
-    """``folder/name.py``: the tiny STM tested on the synthetic data at
-    ``data_root`` (no dataloader workers)."""
-    path = osp.join(str(folder), f'{name}.py')
-    with open(path, 'w') as f:
-        f.write(f'''_base_ = [
+def _config_head(data_root: str) -> str:
+    """The first lines of a tiny-STM config on the synthetic data."""
+    return f'''_base_ = [
     {TINY_MODEL!r},
     {osp.join(BASE, 'datasets', 'synthetic.py')!r},
     {osp.join(BASE, 'schedules', 'schedule_adam-1e-5_80k.py')!r},
     {osp.join(BASE, 'default_runtime.py')!r},
 ]
 data_root = {data_root!r}
+'''
+
+
+def write_test_config(folder, name: str, data_root: str,
+                      extra: str = '') -> str:
+    """``folder/name.py``: the tiny STM tested on the synthetic data at
+    ``data_root`` (no dataloader workers); ``extra`` is appended."""
+    path = osp.join(str(folder), f'{name}.py')
+    with open(path, 'w') as f:
+        f.write(_config_head(data_root) + f'''\
 test_dataloader = dict(num_workers=0, dataset=dict(data_root=data_root))
 visualizer = dict(name={name!r})
+{extra}
 ''')
     return path
 
@@ -63,13 +72,7 @@ def write_train_config(folder, name: str, data_root: str, *,
                   'val_evaluator = None')
     path = osp.join(str(folder), f'{name}.py')
     with open(path, 'w') as f:
-        f.write(f'''_base_ = [
-    {TINY_MODEL!r},
-    {osp.join(BASE, 'datasets', 'synthetic.py')!r},
-    {osp.join(BASE, 'schedules', 'schedule_adam-1e-5_80k.py')!r},
-    {osp.join(BASE, 'default_runtime.py')!r},
-]
-data_root = {data_root!r}
+        f.write(_config_head(data_root) + f'''\
 train_pipeline = [
     dict(type='LoadClipFrames'),
     dict(type='LoadClipMasks'),
