@@ -35,6 +35,7 @@ everything again). A summary is written to ``<work-dir>/recipe_demo.json``.
 """
 import argparse
 import glob
+import hashlib
 import json
 import os
 import os.path as osp
@@ -46,6 +47,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional
+
+from mmengine.config import Config
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
@@ -155,21 +158,29 @@ def last_checkpoint(work_dir: str) -> Optional[str]:
     return ckpt if osp.isfile(ckpt) else None
 
 
+def config_digest(config: str) -> str:
+    """sha256 of the resolved config (its ``_base_`` files included), so
+    that a stage whose config file was edited is trained again."""
+    text = Config.fromfile(config).pretty_text
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def train_stage(name: str, seed: int, config: str, iters: int,
                 work_dir: str, options: List[str], threads: int,
                 restart: bool, load_from: Optional[str] = None) -> float:
     """Train one stage in a subprocess (or reuse / resume it); its J&F.
 
-    The stage's settings are kept in ``work_dir/stage.json``: a stage whose
-    settings match and that has a J&F is reused; one with other settings is
+    The stage's settings (the config's path and resolved content, options,
+    iterations) are kept in ``work_dir/stage.json``: a stage whose settings
+    match and that has a J&F is reused; one with other settings is
     trained again from scratch; an interrupted one resumes from its last
     checkpoint. Once done, the file also has the J&F and the seconds of the
     run that finished the stage (a resumed stage's earlier, interrupted runs
     are not counted; :func:`stage_record` reads it).
     """
     tag = f'[seed {seed} {STAGE_NAMES[name]}]'
-    settings = dict(config=config, iters=iters, options=options,
-                    load_from=load_from)
+    settings = dict(config=config, config_sha256=config_digest(config),
+                    iters=iters, options=options, load_from=load_from)
     record_path = osp.join(work_dir, STAGE_FILE)
     record = None
     if osp.isfile(record_path):
