@@ -1,13 +1,17 @@
 """Test (and evaluate) a vosbench model.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out DIR]
-        [--show-dir DIR] [--tta] [--cfg-options k=v ...] [--launcher ...]
+        [--show-dir DIR] [--tta] [--report [PATH]] [--cfg-options k=v ...]
+        [--launcher ...]
 
 ``--out`` writes DAVIS-format predictions (``DIR/<seq>/<frame>.png``) and
 the evaluation CSVs; for a config with ``prediction_writer`` (YouTube-VOS:
 ``DIR/Annotations/<video>/<frame>.png`` of the ``valid`` frames and
 ``DIR/submission.zip``) that hook writes them instead. ``--show-dir``
-writes overlays of the predictions.
+writes overlays of the predictions. ``--report [PATH]`` (DAVIS-layout test
+sets, with ``--out``) writes an HTML results report of the predictions
+(``tools/analysis/results_report.py``; default ``DIR/report.html``) once
+every video is done.
 
 ``--tta`` tests with test-time augmentation: the config's ``tta_model``
 wraps its ``model`` (``tta_model.module = model``) and ``tta_pipeline``, if
@@ -77,6 +81,10 @@ def parse_args(argv=None):
         '--precision', choices=['fp32', 'bf16', 'fp16'],
         help='network precision (model.test_cfg.precision): fp32 exact '
         '(default), bf16 on CPU and CUDA, fp16 on CUDA')
+    parser.add_argument(
+        '--report', nargs='?', const='', metavar='PATH',
+        help='with --out: write an HTML results report of the predictions '
+        '(default: <out>/report.html)')
     add_runner_arguments(parser)
     return parser.parse_args(argv)
 
@@ -236,6 +244,51 @@ def prepare_outputs(args, cfg: Config, identity, command: list):
     return manifest
 
 
+def report_settings(args, cfg: Config, dataset):
+    """For ``--report``, before the first video: what the report reads
+    (the test set's DAVIS layout), or None without ``--report``."""
+    if args.report is None:
+        return None
+    from vosbench.datasets import DAVISDataset
+    if cfg.get('prediction_writer', None) or \
+            not isinstance(dataset, DAVISDataset):
+        raise SystemExit(
+            f'error: --report needs a test set in the DAVIS layout with '
+            f'ground truth and DAVIS-format predictions in --out; this '
+            f'config tests on {type(dataset).__name__}')
+    evaluators = cfg.test_evaluator if isinstance(
+        cfg.test_evaluator, list) else [cfg.test_evaluator]
+    return dict(
+        gt_root=dataset.data_root, split=dataset.split, year=dataset.year,
+        resolution=dataset.resolution,
+        sparse=any(e.get('sparse', False) for e in evaluators),
+        sequences=[dataset.get_data_info(i)['seq_name']
+                   for i in range(len(dataset))])
+
+
+def report_path(args) -> str:
+    return args.report or osp.join(args.out, 'report.html')
+
+
+def write_report(args, settings: dict) -> str:
+    """The HTML results report of ``--out`` (one method, named after the
+    config)."""
+    from vosbench.evaluation.results_report import gather_results_report
+    from vosbench.visualization.report_html import write_report_html
+    path = report_path(args)
+    name = osp.splitext(osp.basename(args.config))[0] + \
+        (' +tta' if args.tta else '')
+    settings = dict(settings)
+    try:
+        report = gather_results_report(settings.pop('gt_root'), [args.out],
+                                       [name], **settings)
+        write_report_html(report, path)
+    except (ValueError, OSError) as exc:
+        raise SystemExit(f'error: --report: {exc}') from exc
+    print(f'report written: {path}')
+    return path
+
+
 def _failures_of(runner) -> list:
     loop = getattr(runner, '_test_loop', None)
     return list(getattr(loop, 'failures', None) or [])
@@ -245,6 +298,9 @@ def main(argv=None):
     command = [osp.abspath(__file__)] + list(
         sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
+    if args.report is not None and not args.out:
+        raise SystemExit('error: --report reads the predictions of --out: '
+                         'give --out DIR too')
     if args.checkpoint.lower() != 'none' and not osp.isfile(args.checkpoint):
         raise SystemExit(f'checkpoint not found: {args.checkpoint}')
     from mmengine.dist import barrier
@@ -271,7 +327,11 @@ def main(argv=None):
         runner.test_loop  # builds the dataset, which checks its layout
     except DatasetLayoutError as exc:
         raise SystemExit(f'error: the dataset\'s layout: {exc}') from exc
+    report = report_settings(args, cfg, runner.test_loop.dataloader.dataset)
     manifest = prepare_outputs(args, cfg, identity, command)
+    if report is not None and launcher_rank(args.launcher) == 0 and \
+            osp.lexists(report_path(args)):
+        os.remove(report_path(args))  # a failed run leaves no stale report
     barrier()  # rank 0 has made --out ready before any rank writes to it
     write_manifest = manifest is not None and \
         launcher_rank(args.launcher) == 0
@@ -294,6 +354,8 @@ def main(argv=None):
     if failures:
         raise SystemExit(format_failures(
             failures, len(runner.test_loop.dataloader.dataset)))
+    if report is not None and launcher_rank(args.launcher) == 0:
+        write_report(args, report)
     return metrics
 
 
