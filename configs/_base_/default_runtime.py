@@ -10,9 +10,12 @@ env_cfg = dict(
     # docs/user_guides/train_test.md
     dist_cfg=dict(backend='nccl', timeout=300),
 )
-vis_backends = [dict(type='LocalVisBackend')]
+# losses and metrics go to every vis backend (VOSLocalVisBackend, i.e.
+# <work_dir>/<timestamp>/vis_data/scalars.json); for TensorBoard
+# use '../_base_/default_runtime_tensorboard.py' in its place
+vis_backends = [dict(type='VOSLocalVisBackend')]
 visualizer = dict(
-    type='Visualizer', vis_backends=vis_backends, name='visualizer')
+    type='VOSVisualizer', vis_backends=vis_backends, name='visualizer')
 log_processor = dict(by_epoch=False)
 log_level = 'INFO'
 load_from = None

@@ -12,12 +12,16 @@ from vosbench.datasets.frame_sources import ImageFrames
 from vosbench.engine.hooks import PredictionWriterHook, VOSVisualizationHook
 from vosbench.registry import HOOKS
 from vosbench.utils.mask_io import DAVIS_PALETTE, read_mask
+from vosbench.visualization import VOSVisualizer
 
 
-def fake_runner(sampler=None, batch_size=1):
+def fake_runner(sampler=None, batch_size=1, visualizer=None):
     loader = SimpleNamespace(sampler=sampler, batch_size=batch_size)
+    if visualizer is None:
+        visualizer = VOSVisualizer(name='test_hooks')
     return SimpleNamespace(test_loop=SimpleNamespace(dataloader=loader),
-                           val_loop=SimpleNamespace(dataloader=loader))
+                           val_loop=SimpleNamespace(dataloader=loader),
+                           visualizer=visualizer, iter=0)
 
 
 def fake_result(seq_name, num_frames=3, height=32, width=32, frame_dir=None):

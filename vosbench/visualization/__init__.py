@@ -1,5 +1,8 @@
 from .overlay import overlay_masks, side_by_side
 from .video_writer import VIDEO_CODECS, OverlayVideoWriter
+from .vis_backends import VOSLocalVisBackend
+from .vos_visualizer import VOSVisualizer, write_rgb_image
 
-__all__ = ['OverlayVideoWriter', 'VIDEO_CODECS', 'overlay_masks',
-           'side_by_side']
+__all__ = ['OverlayVideoWriter', 'VIDEO_CODECS', 'VOSLocalVisBackend',
+           'VOSVisualizer',
+           'overlay_masks', 'side_by_side', 'write_rgb_image']

@@ -55,7 +55,13 @@ def _draw_id(image: np.ndarray, mask: np.ndarray, label: int) -> None:
     text = str(label)
     (width, height), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX,
                                          scale, 1)
-    origin = (x - width // 2, y + height // 2)
+    put_outlined_text(image, text, (x - width // 2, y + height // 2), scale)
+
+
+def put_outlined_text(image: np.ndarray, text: str, origin: tuple,
+                      scale: float) -> None:
+    """Write ``text`` in white with a black outline, readable on any
+    colour; ``origin`` is the bottom left corner ``(x, y)``."""
     cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale,
                 (0, 0, 0), 3, cv2.LINE_AA)
     cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale,
