@@ -53,6 +53,7 @@ class VOSVisualizer(Visualizer):
         if frame.shape[:2] != labels.shape:
             raise ValueError(f'frame is {frame.shape[:2]} but the labels are '
                              f'{labels.shape}')
+        frame = np.ascontiguousarray(frame)  # OpenCV draws on it
         return overlay_masks(frame, labels, alpha=self.alpha,
                              contour=self.contour, object_ids=self.show_ids)
 
