@@ -17,6 +17,7 @@ from mmengine.config import Config
 import vosbench.datasets  # noqa: F401  (registers the modules)
 import vosbench.models  # noqa: F401
 from vosbench.datasets import DAVISDataset, DatasetLayoutError, vos_collate
+from vosbench.datasets.frame_sources import ImageFrames
 from vosbench.datasets.transforms import (ClipRandomFlip,
                                           ClipRandomResizedCrop,
                                           LoadClipFrames, LoadClipMasks,
@@ -503,8 +504,11 @@ def test_davis_sample_end_to_end_evaluation():
                       test_mode=True,
                       pipeline=[dict(type='PackVideoInputs')])
     sample = dict(ds[0]['data_samples'])
-    for key in ('frame_names', 'frame_paths', 'gt_mask_paths'):
+    for key in ('frame_names', 'frame_paths', 'gt_mask_paths',
+                'given_mask_paths'):
         sample[key] = sample[key][:4]
+    # the model streams sample['frames']: only those 4 frames
+    sample['frames'] = ImageFrames(sample['frame_paths'])
     torch.manual_seed(0)
     cfg = Config.fromfile(
         osp.join(REPO_ROOT, 'configs/_base_/models/stm_r18-tiny.py'))

@@ -126,3 +126,20 @@ def test_failed_stage_exits_naming_it_and_its_log(demo_run, tmp_path):
     # the pre-training finished and is kept for a rerun
     with open(osp.join(work_dir, 'seed_0', 'pretrain', 'stage.json')) as f:
         assert json.load(f)['jf'] is not None
+
+
+def test_config_digest_follows_the_resolved_config(tmp_path):
+    """An edit of a config, or of one of its _base_ files, changes the
+    digest a stage's settings hold (so the stage trains again)."""
+    tool = load_tool('tools/analysis/recipe_demo.py')
+    base = tmp_path / 'base.py'
+    child = tmp_path / 'child.py'
+    base.write_text('a = 1\nb = dict(c=2)\n')
+    child.write_text("_base_ = ['./base.py']\nd = 3\n")
+    first = tool.config_digest(str(child))
+    assert tool.config_digest(str(child)) == first
+    base.write_text('a = 1\nb = dict(c=5)\n')
+    second = tool.config_digest(str(child))
+    assert second != first
+    child.write_text("_base_ = ['./base.py']\nd = 4\n")
+    assert tool.config_digest(str(child)) not in (first, second)
