@@ -28,7 +28,6 @@ import argparse
 import os
 import os.path as osp
 import sys
-import time
 from concurrent.futures.process import BrokenProcessPool
 
 try:
@@ -43,6 +42,8 @@ from vosbench.evaluation.functional.davis_summary import (  # noqa: E402
     write_davis_results)
 from vosbench.evaluation.results_manifest import (  # noqa: E402
     TEMPORARY_FILE, ensure_writable_folder, manifest_warnings)
+from vosbench.evaluation.scoring_cli import (  # noqa: E402
+    add_scoring_arguments, progress_printer)
 
 
 def parse_args(argv=None):
@@ -53,49 +54,13 @@ def parse_args(argv=None):
                         'ImageSets/')
     parser.add_argument('results_dir', help='folder with <seq>/<frame>.png '
                         'predictions')
-    parser.add_argument('--split', default='val',
-                        help='split file ImageSets/<year>/<split>.txt '
-                        '(default: val)')
-    parser.add_argument('--year', default='2017', choices=['2017', '2016'],
-                        help='2017: multi-object labels, 255 is void; 2016: '
-                        'one object, any non-zero value (0/255 masks)')
-    parser.add_argument('--sparse', action='store_true',
-                        help='objects may first appear after the first '
-                        'annotated frame (YouTube-VOS rule): each is scored '
-                        'from the next annotated frame on')
-    parser.add_argument('--workers', type=int, default=1,
-                        help='processes (the numbers do not depend on it)')
+    add_scoring_arguments(parser)
     parser.add_argument('--out-dir', help='where to write the CSV and JSON '
                         'files (default: RESULTS_DIR)')
-    parser.add_argument('--resolution', default='480p',
-                        help='Annotations sub-folder (default: 480p)')
-    parser.add_argument('--sequences', nargs='+', metavar='SEQ',
-                        help='score these sequences instead of those of the '
-                        'split file')
-    parser.add_argument('--score-last-frame', action='store_true',
-                        help='also score the last annotated frame (DAVIS '
-                        'never does)')
-    parser.add_argument('--quiet', action='store_true',
-                        help='no progress lines on stderr')
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error('--workers must be >= 1')
     return args
-
-
-def _progress_printer(quiet: bool):
-    start = time.monotonic()
-    state = dict(last=start)
-
-    def progress(done: int, total: int, seq_name: str) -> None:
-        now = time.monotonic()
-        if quiet or (done < total and now - state['last'] < 2.0):
-            return
-        state['last'] = now
-        print(f'[{done}/{total}] sequences scored ({seq_name}), '
-              f'{now - start:.1f} s', file=sys.stderr, flush=True)
-
-    return progress
 
 
 def _remove_temporary_result_files(out_dir: str, split: str) -> None:
@@ -135,7 +100,7 @@ def main(argv=None) -> dict:
             sequences=args.sequences,
             workers=args.workers,
             skip_last_frame=not args.score_last_frame,
-            progress=_progress_printer(args.quiet),
+            progress=progress_printer(args.quiet),
             before_scoring=before_scoring)
         settings = dict(
             gt_root=osp.abspath(args.gt_root),

@@ -21,7 +21,6 @@ folder or sequence ends with status 1 and a message naming it.
 import argparse
 import os.path as osp
 import sys
-import time
 from concurrent.futures.process import BrokenProcessPool
 
 try:
@@ -34,6 +33,8 @@ from vosbench.evaluation.functional.davis_summary import \
     GLOBAL_MEASURES  # noqa: E402
 from vosbench.evaluation.results_report import \
     gather_results_report  # noqa: E402
+from vosbench.evaluation.scoring_cli import (  # noqa: E402
+    add_scoring_arguments, progress_printer)
 from vosbench.visualization.report_html import \
     write_report_html  # noqa: E402
 
@@ -52,33 +53,13 @@ def parse_args(argv=None):
     parser.add_argument('--names', nargs='+', metavar='NAME',
                         help='method names, one per RESULTS_DIR (default: '
                         'the folder names)')
-    parser.add_argument('--split', default='val',
-                        help='split file ImageSets/<year>/<split>.txt '
-                        '(default: val)')
-    parser.add_argument('--year', default='2017', choices=['2017', '2016'],
-                        help='2017: multi-object labels, 255 is void; 2016: '
-                        'one object, any non-zero value')
-    parser.add_argument('--resolution', default='480p',
-                        help='Annotations / JPEGImages sub-folder (default: '
-                        '480p)')
-    parser.add_argument('--sequences', nargs='+', metavar='SEQ',
-                        help='these sequences instead of the split file\'s')
+    add_scoring_arguments(parser)
     parser.add_argument('--worst-frames', type=int, default=3,
                         help='pictures per sequence and method, lowest J '
                         'first (default: 3; 0: none)')
     parser.add_argument('--thumb-width', type=int, default=320,
                         help='width of one side of a picture at most, in '
                         'pixels (default: 320)')
-    parser.add_argument('--sparse', action='store_true',
-                        help='objects may first appear after the first '
-                        'annotated frame (as tools/eval_results.py)')
-    parser.add_argument('--score-last-frame', action='store_true',
-                        help='also score the last annotated frame')
-    parser.add_argument('--workers', type=int, default=1,
-                        help='scoring processes (the numbers do not depend '
-                        'on it)')
-    parser.add_argument('--quiet', action='store_true',
-                        help='no progress lines on stderr')
     args = parser.parse_args(argv)
     if args.worst_frames < 0:
         parser.error('--worst-frames must be >= 0')
@@ -92,19 +73,11 @@ def parse_args(argv=None):
     return args
 
 
-def _progress_printer(quiet: bool):
-    start = time.monotonic()
-    state = dict(last=start)
-
-    def progress(method: str, done: int, total: int, seq: str) -> None:
-        now = time.monotonic()
-        if quiet or (done < total and now - state['last'] < 2.0):
-            return
-        state['last'] = now
-        print(f'{method}: [{done}/{total}] sequences scored ({seq}), '
-              f'{now - start:.1f} s', file=sys.stderr, flush=True)
-
-    return progress
+def _report_progress(quiet: bool):
+    """gather_results_report's ``progress(method, done, total, seq)``."""
+    progress = progress_printer(quiet)
+    return lambda method, done, total, seq: progress(
+        done, total, seq, prefix=f'{method}: ')
 
 
 def main(argv=None) -> dict:
@@ -116,7 +89,7 @@ def main(argv=None) -> dict:
             sequences=args.sequences, sparse=args.sparse,
             skip_last_frame=not args.score_last_frame,
             num_worst_frames=args.worst_frames, workers=args.workers,
-            progress=_progress_printer(args.quiet))
+            progress=_report_progress(args.quiet))
         write_report_html(report, args.out, max_width=args.thumb_width)
     except (ValueError, OSError, BrokenProcessPool) as exc:
         print(f'error: {exc}', file=sys.stderr)
