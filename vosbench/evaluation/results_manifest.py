@@ -36,6 +36,7 @@ import socket
 from typing import Any, List, Optional, Sequence
 
 from vosbench.version import __version__
+from .functional.davis_summary import write_text_atomically
 
 __all__ = [
     'MANIFEST_NAME', 'ResultsFolderError', 'file_sha256', 'run_identity',
@@ -183,15 +184,8 @@ def write_manifest(folder: str, manifest: dict) -> str:
     """Write ``folder/vosbench_run.json`` through a temporary file and a
     rename. Returns its path."""
     path = osp.join(folder, MANIFEST_NAME)
-    tmp = f'{path}.tmp{os.getpid()}'
-    try:
-        with open(tmp, 'w', encoding='utf-8') as f:
-            json.dump(manifest, f, indent=1, default=str)
-            f.write('\n')
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    write_text_atomically(
+        path, json.dumps(manifest, indent=1, default=str) + '\n')
     return path
 
 

@@ -19,7 +19,8 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from vosbench.utils.frame_lists import IMAGE_EXTENSIONS, MASK_EXTENSION
+from vosbench.utils.frame_lists import (IMAGE_EXTENSIONS, MASK_EXTENSION,
+                                        folder_frames)
 from .davis_results import (ResultsLayoutError, evaluate_results_folder,
                             read_sequence_list)
 
@@ -104,15 +105,16 @@ def worst_frames(result: dict, num: int) -> List[dict]:
 def frame_image_path(gt_root: str, seq_name: str, frame: str,
                      resolution: str = '480p') -> Optional[str]:
     """``JPEGImages/<resolution>/<seq>/<frame>.<jpg|jpeg|png>`` of a frame,
-    or None if the ground-truth root has no image for it (the evaluator
-    does not need images)."""
+    found by the datasets' and the evaluator's frame-list rule
+    (:func:`~vosbench.utils.frame_lists.folder_frames`: any case of the
+    extension, two files for one frame an error), or None if the
+    ground-truth root has no image for it (the evaluator does not need
+    images)."""
     folder = osp.join(gt_root, 'JPEGImages', resolution, seq_name)
-    for ext in IMAGE_EXTENSIONS:
-        for name in (frame + ext, frame + ext.upper()):
-            path = osp.join(folder, name)
-            if osp.isfile(path):
-                return path
-    return None
+    if not osp.isdir(folder):
+        return None
+    file = folder_frames(folder, IMAGE_EXTENSIONS, seq_name).get(frame)
+    return None if file is None else osp.join(folder, file)
 
 
 def _check_folders(results_dirs: Sequence[str], names: Sequence[str],

@@ -30,17 +30,16 @@ import base64
 import datetime
 import html
 import math
-import os
-import os.path as osp
 from typing import List, Optional, Sequence
 
 import cv2
 import numpy as np
 
+from vosbench.evaluation.davis_results import read_label_png
 from vosbench.evaluation.functional.davis_summary import (
-    GLOBAL_MEASURES, global_table_rows, per_object_table_rows)
+    GLOBAL_MEASURES, global_table_rows, per_object_table_rows,
+    write_text_atomically)
 from vosbench.evaluation.results_report import object_jf
-from vosbench.utils.mask_io import read_mask
 from .overlay import overlay_masks, side_by_side
 
 __all__ = [
@@ -76,11 +75,6 @@ def _fmt(value: float, sign: bool = False) -> str:
 # ----------------------------------------------------------------------
 # pictures
 # ----------------------------------------------------------------------
-def _read_labels(path: str, binary: bool) -> np.ndarray:
-    labels = read_mask(path)
-    return (labels != 0).astype(np.uint8) if binary else labels
-
-
 def worst_frame_thumbnail(image_path: Optional[str],
                           gt_path: str,
                           pred_path: str,
@@ -102,8 +96,9 @@ def worst_frame_thumbnail(image_path: Optional[str],
     Returns:
         np.ndarray: ``(h, 2 * w, 3)`` uint8 RGB.
     """
-    gt = _read_labels(gt_path, binary)
-    pred = _read_labels(pred_path, binary)
+    # read as the evaluator reads them (binary: every non-zero value is 1)
+    gt = read_label_png(gt_path, binary)
+    pred = read_label_png(pred_path, binary)
     height, width = gt.shape
     frame = None
     if image_path is not None:
@@ -545,16 +540,5 @@ def write_report_html(report: dict, path: str, **kwargs) -> str:
     """Write :func:`render_report_html` to ``path`` (through a temporary
     file and a rename, so a failure leaves no partial page). Returns
     ``path``."""
-    text = render_report_html(report, **kwargs)
-    folder = osp.dirname(path)
-    if folder:
-        os.makedirs(folder, exist_ok=True)
-    tmp = f'{path}.tmp{os.getpid()}'
-    try:
-        with open(tmp, 'w', encoding='utf-8') as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    write_text_atomically(path, render_report_html(report, **kwargs))
     return path

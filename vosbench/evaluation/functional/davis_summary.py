@@ -194,8 +194,11 @@ def format_tables(global_stats: Dict[str, float],
     return f'\n{global_table.table}\n{object_table.table}'
 
 
-def _atomic_write(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
+def write_text_atomically(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` (folders made) through a temporary file
+    and a rename, so that a failure leaves no partial file. Torch-free,
+    for the evaluation and visualisation layers (the runner's checkpoints
+    use :mod:`vosbench.engine.atomic_files`)."""
     dirname = osp.dirname(path)
     if dirname:
         os.makedirs(dirname, exist_ok=True)
@@ -221,7 +224,7 @@ def write_global_csv(path: str, global_stats: Dict[str, float]) -> None:
     One header line ``J&F-Mean,J-Mean,J-Recall,J-Decay,F-Mean,F-Recall,
     F-Decay`` and one line of values with 3 decimals.
     """
-    _atomic_write(path, _csv_text(global_table_rows(global_stats)))
+    write_text_atomically(path, _csv_text(global_table_rows(global_stats)))
 
 
 def write_per_sequence_csv(path: str, object_stats: Sequence[dict]) -> None:
@@ -231,7 +234,7 @@ def write_per_sequence_csv(path: str, object_stats: Sequence[dict]) -> None:
     ``<seq>_<id>``, values with 3 decimals (empty for an object scored in
     no frame).
     """
-    _atomic_write(path, _csv_text(per_object_table_rows(object_stats)))
+    write_text_atomically(path, _csv_text(per_object_table_rows(object_stats)))
 
 
 def _json_float(value: float) -> Optional[float]:
@@ -290,7 +293,7 @@ def write_results_json(path: str,
     "objects": {id: {"J-Mean": .., ..., "num_frames": n, "first_frame":
     name, "J": [...], "F": [...]}}}}}``.
     """
-    _atomic_write(
+    write_text_atomically(
         path, _results_json_text(results, object_stats, global_stats,
                                  settings))
 
