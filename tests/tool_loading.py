@@ -22,3 +22,16 @@ def load_tool(path: str, module_name: Optional[str] = None) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def run_tool_main(tool: ModuleType, args, capsys) -> tuple:
+    """Call ``tool.main`` with ``args`` (made strings) in process;
+    ``(exit code, stdout, stderr)``, the code 0 unless it raised
+    ``SystemExit``."""
+    try:
+        tool.main([str(a) for a in args])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

@@ -30,7 +30,7 @@ import textwrap
 import pytest
 
 
-from tool_loading import load_tool
+from tool_loading import load_tool, run_tool_main
 from tool_run_helpers import (REPO, save_tiny_checkpoint,
                               write_synthetic_davis,
                               write_test_config as write_config)
@@ -60,14 +60,8 @@ def checkpoints(tmp_path_factory):
 
 
 def run_eval(argv, capsys):
-    capsys.readouterr()
-    code = 0
-    try:
-        eval_tool.main(argv)
-    except SystemExit as exc:
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    capsys.readouterr()  # only this run's output
+    return run_tool_main(eval_tool, argv, capsys)
 
 
 def folder_bytes(folder):

@@ -17,7 +17,7 @@ from PIL import Image
 
 from vosbench.utils.mask_io import DAVIS_PALETTE, read_mask, write_mask
 
-from tool_loading import load_tool
+from tool_loading import load_tool, run_tool_main
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DAVIS_SAMPLE = '/work/shared/data/davis_sample'
@@ -114,13 +114,7 @@ def read_csv(path):
 
 def run_cli(args, capsys):
     """Run the tool in-process; returns (exit code, stdout, stderr)."""
-    try:
-        eval_tool.main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return run_tool_main(eval_tool, args, capsys)
 
 
 @pytest.fixture(scope='module')

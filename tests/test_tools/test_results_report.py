@@ -22,7 +22,7 @@ from vosbench.evaluation.functional.davis_summary import GLOBAL_MEASURES
 from vosbench.evaluation.results_report import method_names, worst_frames
 from vosbench.utils.mask_io import read_mask, write_mask
 
-from tool_loading import load_tool
+from tool_loading import load_tool, run_tool_main
 from tool_run_helpers import (save_tiny_checkpoint, write_synthetic_davis,
                               write_test_config)
 
@@ -140,16 +140,6 @@ def two_method_report(dataset, tmp_path_factory):
     return report, text, parse_html(text), out
 
 
-def run_tool(tool, args, capsys):
-    try:
-        tool.main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def read_csv(path):
     with open(path, newline='') as f:
         return list(csv.reader(f))
@@ -174,7 +164,7 @@ def test_numbers_equal_the_evaluator_and_its_csv(dataset, two_method_report,
     per_seq = dom.find('table', id='per-sequence').find('tbody')
     for name in ('copy', 'shift'):
         expected = evaluate_results_folder(gt_root, folders[name])
-        code, _, _ = run_tool(eval_tool, [gt_root, folders[name], '--quiet',
+        code, _, _ = run_tool_main(eval_tool, [gt_root, folders[name], '--quiet',
                                           '--out-dir', tmp_path / name],
                               capsys)
         assert code == 0
@@ -303,7 +293,7 @@ def test_missing_results_folder_is_named(dataset, tmp_path, capsys):
     gt_root, folders = dataset
     missing = tmp_path / 'no_such_results'
     out = tmp_path / 'report.html'
-    code, _, err = run_tool(report_tool, [gt_root, folders['copy'], missing,
+    code, _, err = run_tool_main(report_tool, [gt_root, folders['copy'], missing,
                                           '--out', out], capsys)
     assert code == 1
     assert 'results folder not found' in err and str(missing) in err
@@ -318,13 +308,13 @@ def test_missing_sequence_is_named(dataset, tmp_path, capsys):
     seq = sorted(os.listdir(partial))[1]
     shutil.rmtree(partial / seq)
     out = tmp_path / 'report.html'
-    code, _, err = run_tool(report_tool, [gt_root, folders['copy'], partial,
+    code, _, err = run_tool_main(report_tool, [gt_root, folders['copy'], partial,
                                           '--out', out], capsys)
     assert code == 1
     assert f'sequence {seq!r} has no predictions' in err
     assert str(partial / seq) in err and not out.exists()
     # a sequence named on the command line that the ground truth lacks
-    code, _, err = run_tool(report_tool, [gt_root, folders['copy'],
+    code, _, err = run_tool_main(report_tool, [gt_root, folders['copy'],
                                           '--sequences', 'nope', '--out',
                                           out], capsys)
     assert code == 1 and "'nope'" in err
@@ -332,7 +322,7 @@ def test_missing_sequence_is_named(dataset, tmp_path, capsys):
 
 def test_names_must_fit_the_folders(dataset, tmp_path, capsys):
     gt_root, folders = dataset
-    code, _, err = run_tool(report_tool, [gt_root, folders['copy'],
+    code, _, err = run_tool_main(report_tool, [gt_root, folders['copy'],
                                           folders['shift'], '--names', 'a',
                                           '--out', tmp_path / 'r.html'],
                             capsys)
