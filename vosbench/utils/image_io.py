@@ -1,4 +1,5 @@
-"""Reading video frames."""
+"""Reading video frames, and writing RGB images."""
+import os
 import os.path as osp
 
 import cv2
@@ -29,3 +30,12 @@ def read_frame(path: str) -> np.ndarray:
         raise FrameReadError(f'cannot decode frame {path} (corrupt or not '
                              'an image)')
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def write_rgb_image(path: str, image: np.ndarray) -> None:
+    """Write an ``(H, W, 3)`` uint8 RGB image (format from the extension)."""
+    folder = osp.dirname(path)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    if not cv2.imwrite(path, cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
+        raise OSError(f'could not write the image {path}')

@@ -1,13 +1,12 @@
 """A local vis backend that keeps the images it is given."""
-import os
 import os.path as osp
 
-import cv2
 import numpy as np
 from mmengine.visualization import LocalVisBackend
 from mmengine.visualization.vis_backend import force_init_env
 
 from vosbench.registry import VISBACKENDS
+from vosbench.utils.image_io import write_rgb_image
 
 
 @VISBACKENDS.register_module()
@@ -30,7 +29,5 @@ class VOSLocalVisBackend(LocalVisBackend):
         if image.dtype != np.uint8:
             raise TypeError(f'add_image({name!r}): images are uint8, got '
                             f'{image.dtype}')
-        path = osp.join(self._img_save_dir, f'{name}_{step}.png')
-        os.makedirs(osp.dirname(path), exist_ok=True)
-        if not cv2.imwrite(path, cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
-            raise OSError(f'could not write the image {path}')
+        write_rgb_image(osp.join(self._img_save_dir, f'{name}_{step}.png'),
+                        image)

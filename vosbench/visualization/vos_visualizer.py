@@ -6,8 +6,6 @@ video demo, ``tools/analysis/browse_dataset.py`` and the vis backends of a
 config (``LocalVisBackend``, ``TensorboardVisBackend``) show the same
 pictures.
 """
-import os
-import os.path as osp
 from typing import Optional, Sequence
 
 import cv2
@@ -16,6 +14,7 @@ from mmengine.registry import DefaultScope
 from mmengine.visualization import LocalVisBackend, Visualizer
 
 from vosbench.registry import VISUALIZERS
+from vosbench.utils.image_io import write_rgb_image
 from .overlay import overlay_masks, put_outlined_text, side_by_side
 
 
@@ -150,15 +149,6 @@ class VOSVisualizer(Visualizer):
         else:
             self.add_image(name, drawn, step)
         return drawn
-
-
-def write_rgb_image(path: str, image: np.ndarray) -> None:
-    """Write an ``(H, W, 3)`` uint8 RGB image (format from the extension)."""
-    folder = osp.dirname(path)
-    if folder:
-        os.makedirs(folder, exist_ok=True)
-    if not cv2.imwrite(path, cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
-        raise OSError(f'could not write the image {path}')
 
 
 def _caption(image: np.ndarray, text: str) -> None:
