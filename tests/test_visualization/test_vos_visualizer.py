@@ -227,3 +227,31 @@ def test_tensorboard_gets_scalars_and_images(trained_with_tensorboard_config):
     assert [t for t in tags['images'] if t.startswith('val/')] == [
         f'val/{osp.basename(osp.dirname(p))}/00000' for p in glob.glob(
             osp.join(run_dir, 'vis_data', 'vis_image', 'val', '*', '*'))]
+
+
+def test_test_tool_show_dir_draws_with_the_default_visualizer(tmp_path):
+    """tools/test.py --show-dir (as `make demo` runs it) with the
+    VOSVisualizer of default_runtime.py: one overlay of every 2nd frame,
+    the prediction blended onto the frame."""
+    from tool_run_helpers import (save_tiny_checkpoint, write_synthetic_davis,
+                                  write_test_config)
+    data_root = write_synthetic_davis(str(tmp_path / 'data'), 1, 5)
+    config = write_test_config(tmp_path, unique('show_dir'), data_root)
+    checkpoint = save_tiny_checkpoint(str(tmp_path / 'tiny.pth'), seed=3)
+    show = tmp_path / 'show'
+    load_tool('tools/test.py', 'vosbench_tool_test_show').main(
+        [config, checkpoint, '--show-dir', str(show), '--show-interval',
+         '2', '--work-dir', str(tmp_path / 'work')])
+    (seq_dir, ) = list(show.iterdir())
+    assert sorted(p.name for p in seq_dir.iterdir()) == [
+        '00000.jpg', '00002.jpg', '00004.jpg']
+    frame = read_rgb_jpeg(osp.join(data_root, 'JPEGImages', '480p',
+                                   seq_dir.name, '00000.jpg'))
+    overlay = read_rgb_jpeg(str(seq_dir / '00000.jpg'))
+    assert overlay.shape == frame.shape
+    # frame 0 is the given mask: its objects are coloured on the frame
+    assert np.abs(overlay.astype(int) - frame.astype(int)).max() > 40
+
+
+def read_rgb_jpeg(path):
+    return cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)
