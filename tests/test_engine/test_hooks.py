@@ -21,7 +21,7 @@ def fake_runner(sampler=None, batch_size=1, visualizer=None):
         visualizer = VOSVisualizer(name='test_hooks')
     return SimpleNamespace(test_loop=SimpleNamespace(dataloader=loader),
                            val_loop=SimpleNamespace(dataloader=loader),
-                           visualizer=visualizer, iter=0)
+                           visualizer=visualizer)
 
 
 def fake_result(seq_name, num_frames=3, height=32, width=32, frame_dir=None):

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 from mmengine.config import Config
+from mmengine.runner import BaseLoop
 from mmengine.visualization import LocalVisBackend
 
 from tool_loading import load_tool
@@ -113,11 +114,24 @@ def fake_result(tmp_path, with_gt):
                 pred_labels=np.stack([labels_with_square(4, 4)] * 4))
 
 
-def fake_runner(visualizer, iteration=0):
+class TrainedLoop(BaseLoop):
+    """A train loop that has run ``iteration`` iterations."""
+
+    def __init__(self, iteration):
+        self.iter = iteration
+
+    def run(self):
+        pass
+
+
+def fake_runner(visualizer, iteration=None):
+    """A runner in training at ``iteration``, or (None) outside training:
+    no train loop built."""
     loader = SimpleNamespace(sampler=None, batch_size=1)
+    train_loop = None if iteration is None else TrainedLoop(iteration)
     return SimpleNamespace(test_loop=SimpleNamespace(dataloader=loader),
                            val_loop=SimpleNamespace(dataloader=loader),
-                           visualizer=visualizer, iter=iteration)
+                           visualizer=visualizer, _train_loop=train_loop)
 
 
 def test_hook_sends_overlays_to_the_backends_in_val_only_when_asked(

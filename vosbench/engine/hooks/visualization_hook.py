@@ -3,6 +3,7 @@ import os.path as osp
 from typing import Optional, Sequence
 
 from mmengine.hooks import Hook
+from mmengine.runner import BaseLoop
 
 from vosbench.registry import HOOKS
 from vosbench.utils.mask_io import read_mask_as
@@ -10,12 +11,21 @@ from vosbench.visualization import VOSVisualizer, write_rgb_image
 from .prediction_writer_hook import drop_sampler_padding
 
 
+def _trained_iterations(runner) -> int:
+    """The iterations trained so far, 0 outside training. Not
+    ``runner.iter``: mmengine's Runner builds the train loop (and its
+    dataset) from the config on that access, so a test run would need the
+    training data."""
+    loop = getattr(runner, '_train_loop', None)
+    return loop.iter if isinstance(loop, BaseLoop) else 0
+
+
 @HOOKS.register_module()
 class VOSVisualizationHook(Hook):
     """Overlays of predictions, drawn by the runner's :class:`VOSVisualizer`:
     written to ``<show_dir>/<seq>/<frame>.jpg`` and/or sent to the
     visualizer's backends (TensorBoard with ``TensorboardVisBackend``) under
-    ``<test|val>/<seq>/<frame>``, at step ``runner.iter``.
+    ``<test|val>/<seq>/<frame>``, at step the iterations trained so far.
 
     Args:
         show_dir (str, optional): Folder for the JPEGs.
@@ -66,7 +76,7 @@ class VOSVisualizationHook(Hook):
                 f'runner has a {type(visualizer).__name__}: set '
                 "visualizer=dict(type='VOSVisualizer', ...) in the config "
                 '(configs/_base_/default_runtime.py does)')
-        step = getattr(runner, 'iter', 0)
+        step = _trained_iterations(runner)
         for result in drop_sampler_padding(dataloader, batch_idx, outputs):
             # predictions may cover only some frames (pred_frame_indices)
             indices = result.get('pred_frame_indices',
