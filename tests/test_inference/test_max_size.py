@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from vos_test_utils import build_tiny, make_video, run_probs
 
 from vosbench.inference import segment_video
-from vosbench.inference.video_stream import processing_size
+from vosbench.inference.video_stream import processing_size, resize_probs
 from vosbench.utils.option_checks import OptionError
 
 
@@ -82,3 +82,20 @@ def test_max_size_not_smaller_than_the_frame_changes_nothing():
 def test_max_size_is_checked():
     with pytest.raises(OptionError, match='max_size'):
         build_tiny(max_size=0)
+
+
+@pytest.mark.parametrize('channels', [1, 3, 13])
+def test_resize_probs_is_bilinear_with_half_pixel_centres(channels):
+    """The CPU path (OpenCV) agrees with F.interpolate(align_corners=False)
+    for any channel count, including the one OpenCV returns as 2-D."""
+    torch.manual_seed(0)
+    probs = torch.rand(channels, 45, 80)
+    expected = F.interpolate(probs[None], (108, 192), mode='bilinear',
+                             align_corners=False)[0]
+    resized = resize_probs(probs, (108, 192))
+    assert resized.shape == (channels, 108, 192)
+    torch.testing.assert_close(resized, expected, atol=1e-4, rtol=0)
+    # float64 takes torch's own path: exact
+    assert torch.equal(resize_probs(probs.double(), (108, 192)),
+                       F.interpolate(probs.double()[None], (108, 192),
+                                     mode='bilinear', align_corners=False)[0])
