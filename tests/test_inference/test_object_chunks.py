@@ -15,7 +15,8 @@ def many_objects(num_frames=5, height=64, width=96, num_objects=5):
         frame = rng.integers(40, 90, (height, width, 3)).astype(np.uint8)
         for i in range(num_objects):
             top, left = 4 + 11 * (i % 5), 4 + 17 * i + t
-            frame[top:top + 9, left:left + 12] = (40 * i, 200 - 30 * i, 90)
+            frame[top:top + 9, left:left + 12] = ((40 * i) % 256,
+                                                  (200 - 30 * i) % 256, 90)
             if t == 0:
                 first[top:top + 9, left:left + 12] = i + 1
         frames.append(frame)
@@ -61,3 +62,49 @@ def test_chunks_bound_the_objects_per_call():
     labels = list(segment_video(model, frames, first))
     assert len(labels) == 5 and max(sizes) == 2
     assert sizes[:3] == [2, 2, 1]  # 5 objects: 2 + 2 + 1 per frame
+
+
+def torch_peak_bytes(fn) -> int:
+    """Peak of the bytes torch allocates while ``fn()`` runs, above what was
+    allocated before (from the profiler's memory records, in time order)."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as p:
+        fn()
+    events = sorted(p.events(), key=lambda e: e.time_range.start)
+    current = peak = 0
+    for event in events:
+        current += event.self_cpu_memory_usage
+        peak = max(peak, current)
+    return peak
+
+
+def step_peak(num_objects: int, height=64, width=176) -> tuple:
+    """Peak memory of the third step of a chunked stream (chunks of 2), and
+    the bytes the memory read by that step holds per object."""
+    frames, first = many_objects(num_frames=4, height=height, width=width,
+                                 num_objects=num_objects)
+    stream = build_tiny(object_chunk_size=2).new_stream(
+        list(range(1, num_objects + 1)))
+    probs = stream.start(frames[0], first)
+    for frame in frames[1:3]:
+        probs = stream.step(frame)
+    peak = torch_peak_bytes(lambda: stream.step(frames[3]))
+    del probs
+    bank_per_object = sum(t[0].numel() * t.element_size()
+                          for t in stream.bank.keys + stream.bank.values)
+    return peak, bank_per_object
+
+
+def test_chunked_step_memory_grows_by_about_two_planes_per_object():
+    """With chunks, a step's peak grows with the objects by about two
+    frame-size planes each (2.1 measured: the padded previous masks, then
+    the output buffer), not by the six that decoding every chunk into its
+    own tensor and aggregating out of place made (6.0 measured here before
+    the in-place buffer)."""
+    torch.set_num_threads(1)
+    few, bank_per_object = step_peak(2)
+    many, _ = step_peak(8)
+    plane = 64 * 176 * 4  # one float32 plane at the padded frame size
+    growth_per_object = (many - few) / 6
+    assert growth_per_object < 2.5 * plane + bank_per_object, (
+        growth_per_object / plane, bank_per_object / plane)

@@ -55,17 +55,16 @@ class MemoryBank:
         if self.max_frames is not None and len(self.keys) > self.max_frames:
             del self.keys[1], self.values[1], self.frame_indices[1]
 
-    def gather(self, previous: Optional[Tuple[Tensor, Tensor, int]] = None
-               ) -> Tuple[Tensor, Tensor]:
-        """The memory to read from.
+    def frames(self, previous: Optional[Tuple[Tensor, Tensor, int]] = None
+               ) -> Tuple[List[Tensor], List[Tensor]]:
+        """The frames to read from, not concatenated: lists of keys
+        ``(N, Ck, 1, H, W)`` and values ``(N, Cv, 1, H, W)``, oldest first.
+        A later :meth:`add` does not change the lists returned.
 
         Args:
             previous (tuple, optional): ``(key, value, frame_index)`` of the
                 previous frame, used if ``keep_previous`` or if it is a
                 memory frame, and not already kept.
-
-        Returns:
-            tuple: keys ``(N, Ck, T, H, W)`` and values ``(N, Cv, T, H, W)``.
         """
         keys, values = list(self.keys), list(self.values)
         # a memory frame is read as soon as it is encoded, also without
@@ -78,6 +77,25 @@ class MemoryBank:
                 values.append(value.unsqueeze(2))
         if not keys:
             raise RuntimeError('the memory is empty: add a frame first')
-        if len(keys) == 1:
-            return keys[0], values[0]
-        return torch.cat(keys, dim=2), torch.cat(values, dim=2)
+        return keys, values
+
+    def gather(self, previous: Optional[Tuple[Tensor, Tensor, int]] = None
+               ) -> Tuple[Tensor, Tensor]:
+        """The memory to read from (:meth:`frames`, concatenated).
+
+        Returns:
+            tuple: keys ``(N, Ck, T, H, W)`` and values ``(N, Cv, T, H, W)``.
+        """
+        keys, values = self.frames(previous)
+        return concat_frames(keys), concat_frames(values)
+
+
+def concat_frames(frames: List[Tensor], start: int = 0,
+                  stop: Optional[int] = None) -> Tensor:
+    """Objects ``start:stop`` of per-frame ``(N, C, 1, H, W)`` tensors as one
+    ``(stop - start, C, T, H, W)`` tensor (a view when there is one frame),
+    so that a chunk of objects is read without copying every object's
+    memory."""
+    if len(frames) == 1:
+        return frames[0][start:stop]
+    return torch.cat([f[start:stop] for f in frames], dim=2)

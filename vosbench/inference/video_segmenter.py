@@ -111,7 +111,9 @@ def segment_video(model, frames: Iterable,
                                 new_ids)
         if len(lut) != stream.num_objects + 1:
             lut = np.array([0] + stream.object_ids, dtype=np.uint8)
-        yield lut[channel_argmax(probs)]
+        labels = lut[channel_argmax(probs)]
+        probs = None  # not held while the next frame is segmented
+        yield labels
 
 
 def channel_argmax(probs: torch.Tensor) -> np.ndarray:

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from vosbench.utils.frame_tensor import frames_to_tensor
 from vosbench.utils.labels import object_ids as labels_object_ids
-from .memory_bank import MemoryBank
+from .memory_bank import MemoryBank, concat_frames
 from .stream_options import STREAM_DEFAULTS
 
 
@@ -161,7 +161,8 @@ class VideoStream:
 
     Args:
         model: An STM-like network with ``encode_memory``, ``encode_query``,
-            ``decode_objects``, ``aggregate`` and ``probs_from_logits``.
+            ``decode_objects``, ``aggregate`` and ``probs_from_logits``
+            (and ``probs_in_place`` with ``object_chunk_size``).
         object_ids (Sequence[int]): Labels of the objects given to
             :meth:`start`, in channel order.
         mem_every (int): Keep every ``mem_every``-th frame.
@@ -361,21 +362,58 @@ class VideoStream:
                 values.append(value)
             key = keys[0] if len(keys) == 1 else torch.cat(keys)
             value = values[0] if len(values) == 1 else torch.cat(values)
-            memories.append(group.bank.gather((key, value, self.frame_index)))
+            # per-frame lists: a chunk of objects is read from its own
+            # slices, without a copy of every object's memory
+            memories.append(group.bank.frames((key, value, self.frame_index)))
             if group.keeps(self.frame_index):
                 group.bank.add(key, value, self.frame_index)
             first = last
+        # the previous frame's probabilities are encoded: let them go before
+        # the query frame's activations and probabilities are made
+        del prev_probs, prev_objects, total, own, others, key, value, keys
+        del values
+        self._previous = self._returned = self._current_probs = None
         self._current_frame = self._prepare_frame(frame)
         query_key, query_value, skips = self.model.encode_query(
             self._current_frame)
+        if chunk is not None:
+            return self._decode_in_chunks(memories, query_key, query_value,
+                                          skips)
         object_probs = [
-            self.model.decode_objects(memory_key[lo:hi], memory_value[lo:hi],
-                                      query_key, query_value, skips)
-            for memory_key, memory_value in memories
-            for lo, hi in self._chunks(0, memory_key.shape[0])]
+            self.model.decode_objects(concat_frames(keys),
+                                      concat_frames(values), query_key,
+                                      query_value, skips)
+            for keys, values in memories]
         logits = self.model.aggregate(torch.cat(object_probs, dim=1))
         return self.model.probs_from_logits(logits,
                                             self.aggregation_channels)
+
+    def _decode_in_chunks(self, memories, query_key: Tensor,
+                          query_value: Tensor, skips: List[Tensor]
+                          ) -> Tensor:
+        """Decode ``object_chunk_size`` objects at a time into one buffer
+        and aggregate it in place (:func:`~vosbench.models.vos.
+        soft_aggregation.aggregated_probs_in_place`, the model's
+        ``probs_in_place``): the step's memory then
+        grows with the number of objects by one frame-size plane per object,
+        instead of the several of :meth:`STM.aggregate`.
+
+        Returns:
+            Tensor: ``(1, K + 1, H', W')`` padded probabilities.
+        """
+        buffer, channel = None, 1
+        for keys, values in memories:
+            for lo, hi in self._chunks(0, keys[0].shape[0]):
+                probs = self.model.decode_objects(
+                    concat_frames(keys, lo, hi), concat_frames(values, lo, hi),
+                    query_key, query_value, skips)  # (1, k, H', W')
+                if buffer is None:
+                    buffer = probs.new_empty(1, self.num_objects + 1,
+                                             *probs.shape[-2:])
+                buffer[:, channel:channel + hi - lo] = probs
+                channel += hi - lo
+                del probs
+        return self.model.probs_in_place(buffer, self.aggregation_channels)
 
     def _chunks(self, start: int, stop: int) -> List[Tuple[int, int]]:
         """``[(lo, hi), ...]`` covering objects ``start:stop`` in chunks of

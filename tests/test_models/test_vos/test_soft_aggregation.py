@@ -6,7 +6,8 @@ import pytest
 import torch
 from vos_test_utils import CLAMP_LOGIT, EPS
 
-from vosbench.models.vos import aggregated_probs, soft_aggregate
+from vosbench.models.vos import (aggregated_probs, aggregated_probs_in_place,
+                                 soft_aggregate)
 
 
 def test_soft_aggregate_formula():
@@ -64,3 +65,21 @@ def test_aggregated_probs_with_eleven_channels_differs_by_1e6():
     # not more channels than real: identical to the plain softmax
     torch.testing.assert_close(aggregated_probs(logits, total_channels=3),
                                probs)
+
+
+@pytest.mark.parametrize('total_channels', [None, 11])
+def test_in_place_aggregation_equals_the_out_of_place_one(total_channels):
+    """aggregated_probs_in_place (object_chunk_size's path) gives
+    aggregated_probs(soft_aggregate(.)) in the caller's buffer, also with
+    rows that are not a multiple of its softmax block, with probabilities
+    at the clamp and with the 11 channels of the original."""
+    torch.manual_seed(0)
+    probs = torch.rand(1, 5, 37, 23)
+    probs[0, 0, :3] = 0
+    probs[0, 1, 3:5] = 1
+    expected = aggregated_probs(soft_aggregate(probs), total_channels)
+    buffer = torch.empty(1, 6, 37, 23)
+    buffer[:, 1:] = probs
+    out = aggregated_probs_in_place(buffer, total_channels, block_rows=8)
+    assert out.data_ptr() == buffer.data_ptr()
+    torch.testing.assert_close(out, expected, atol=1e-6, rtol=0)

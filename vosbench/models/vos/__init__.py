@@ -1,8 +1,10 @@
 from .ensemble import VOSEnsemble
-from .soft_aggregation import aggregated_probs, soft_aggregate
+from .soft_aggregation import (aggregated_probs, aggregated_probs_in_place,
+                               soft_aggregate)
 from .stm import STM
 
-__all__ = ['STM', 'VOSEnsemble', 'aggregated_probs', 'soft_aggregate']
+__all__ = ['STM', 'VOSEnsemble', 'aggregated_probs',
+           'aggregated_probs_in_place', 'soft_aggregate']
 
 #: Moved to vosbench.inference (old paths still resolve, with a warning).
 _MOVED = ('AveragingStream', 'MemoryGroup', 'StreamingSegmenterMixin',

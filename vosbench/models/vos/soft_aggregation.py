@@ -60,3 +60,40 @@ def aggregated_probs(logits: Tensor, total_channels: Optional[int] = None
         logits.shape[0], total_channels - num_real, *logits.shape[2:])
     return torch.softmax(torch.cat([logits, padding], dim=1),
                          dim=1)[:, :num_real]
+
+
+def aggregated_probs_in_place(buffer: Tensor,
+                              total_channels: Optional[int] = None,
+                              block_rows: int = 32) -> Tensor:
+    """:func:`soft_aggregate` then :func:`aggregated_probs`, computed in
+    ``buffer`` for inference with bounded memory.
+
+    The two functions above make several ``(B, K + 1, H, W)`` temporaries;
+    here every temporary is one channel or a block of ``block_rows`` rows,
+    so that the memory of a step grows with the number of objects K by the
+    buffer only (``object_chunk_size``, :class:`~vosbench.inference.
+    VideoStream`). The result equals theirs up to float rounding (the
+    background's product is taken one object at a time, the softmax a block
+    of rows at a time).
+
+    Args:
+        buffer (Tensor): ``(B, K + 1, H, W)`` float; channels ``1..K`` hold
+            the objects' foreground probabilities, channel 0 is overwritten.
+        total_channels (int, optional): See :func:`aggregated_probs`.
+        block_rows (int): Rows per softmax block.
+
+    Returns:
+        Tensor: ``buffer``, holding the ``(B, K + 1, H, W)`` probabilities.
+    """
+    background = buffer[:, 0]
+    background.fill_(1)
+    for channel in range(1, buffer.shape[1]):
+        background.mul_(1 - buffer[:, channel])
+    buffer.clamp_(AGGREGATION_EPS, 1 - AGGREGATION_EPS)
+    for channel in range(buffer.shape[1]):
+        probs = buffer[:, channel]
+        probs.div_(1 - probs).log_()  # logits, one channel at a time
+    for top in range(0, buffer.shape[2], block_rows):
+        rows = buffer[:, :, top:top + block_rows]
+        rows.copy_(aggregated_probs(rows, total_channels))
+    return buffer

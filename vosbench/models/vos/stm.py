@@ -10,7 +10,8 @@ from vosbench.registry import (BACKBONES, DECODERS, MEMORY_READERS,
 from vosbench.utils.option_checks import (Option, check_options, one_of,
                                           optional, positive_int)
 from .nonfinite_loss import NonFiniteLossError, NonFiniteLossGuard
-from .soft_aggregation import aggregated_probs, soft_aggregate
+from .soft_aggregation import (aggregated_probs, aggregated_probs_in_place,
+                               soft_aggregate)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -314,6 +315,14 @@ class STM(NonFiniteLossGuard, BaseModel):
         """Final probabilities from aggregated logits (see
         :func:`aggregated_probs`)."""
         return aggregated_probs(logits, total_channels)
+
+    @staticmethod
+    def probs_in_place(buffer: Tensor,
+                       total_channels: Optional[int] = None) -> Tensor:
+        """:meth:`aggregate` and :meth:`probs_from_logits` in ``buffer``
+        ``(B, K + 1, H, W)`` (objects' probabilities in channels 1..K), with
+        one-channel temporaries (see :func:`aggregated_probs_in_place`)."""
+        return aggregated_probs_in_place(buffer, total_channels)
 
     # ------------------------------------------------------------------
     # mmengine entry points
