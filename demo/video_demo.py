@@ -69,6 +69,10 @@ def parse_args(argv=None):
                         help='process frames at this shorter side at most')
     parser.add_argument('--top-k', type=int,
                         help='memory positions read per query position')
+    parser.add_argument('--object-chunk-size', type=int,
+                        help='objects encoded and decoded at a time, so '
+                        'that memory stays flat with many objects '
+                        '(default: all at once)')
     parser.add_argument('--precision', choices=['fp32', 'bf16', 'fp16'],
                         help='network precision (default: the config\'s, '
                         'fp32); bf16 pays only on CPUs with AVX-512 BF16 '
@@ -78,7 +82,7 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.max_memory_frames < 0:
         parser.error('--max-memory-frames must be >= 0')
-    for key in ('max_size', 'top_k'):
+    for key in ('max_size', 'top_k', 'object_chunk_size'):
         if getattr(args, key) is not None and getattr(args, key) < 1:
             parser.error(f'--{key.replace("_", "-")} must be >= 1')
     return args
@@ -97,6 +101,7 @@ def main(argv=None) -> dict:
                                    device=args.device, max_size=args.max_size,
                                    top_k=args.top_k,
                                    precision=args.precision,
+                                   object_chunk_size=args.object_chunk_size,
                                    cfg_options=options)
         result = inferencer(args.video, args.first_mask, masks=args.masks,
                             resize_masks=args.resize_masks)

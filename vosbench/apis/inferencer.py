@@ -184,6 +184,11 @@ class VOSInferencer:
         precision (str, optional): 'fp32' (exact), 'bf16' (CPU and CUDA)
             or 'fp16' (CUDA) (``test_cfg.precision``). Defaults to the
             config's (fp32).
+        object_chunk_size (int, optional): Encode and decode this many
+            objects at a time (``test_cfg.object_chunk_size``), so that
+            peak memory stays flat with the number of objects; the result
+            equals all at once to float rounding. Defaults to the config's
+            (all at once).
         cfg_options (dict, optional): Other config overrides.
     """
 
@@ -191,11 +196,13 @@ class VOSInferencer:
                  device: str = 'cpu', max_memory_frames: Optional[int] = None,
                  max_size: Optional[int] = None, top_k: Optional[int] = None,
                  precision: Optional[str] = None,
+                 object_chunk_size: Optional[int] = None,
                  cfg_options: Optional[dict] = None):
         options = dict(cfg_options or {})
         for key, value in (('max_memory_frames', max_memory_frames),
                            ('max_size', max_size), ('top_k', top_k),
-                           ('precision', precision)):
+                           ('precision', precision),
+                           ('object_chunk_size', object_chunk_size)):
             if value is not None:
                 options[f'model.test_cfg.{key}'] = value
         self.config = resolve_config(model)
