@@ -394,9 +394,9 @@ class VideoStream:
         """Decode ``object_chunk_size`` objects at a time into one buffer
         and aggregate it in place (:func:`~vosbench.models.vos.
         soft_aggregation.aggregated_probs_in_place`, the model's
-        ``probs_in_place``): the step's memory then
-        grows with the number of objects by one frame-size plane per object,
-        instead of the several of :meth:`STM.aggregate`.
+        ``probs_in_place``): decoding then holds one frame-size plane per
+        object, instead of the several that separate chunk outputs, their
+        concatenation and :meth:`STM.aggregate` make.
 
         Returns:
             Tensor: ``(1, K + 1, H', W')`` padded probabilities.
