@@ -2,6 +2,8 @@
 import os.path as osp
 import runpy
 
+import pytest
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'analysis', 'benchmark_inference.py')
 TINY = osp.join(REPO, 'configs', '_base_', 'models', 'stm_r18-tiny.py')
@@ -48,7 +50,7 @@ def test_controls_suite_against_its_baseline(capsys, monkeypatch):
         ('top_k=30', 2, {'top_k': 30})]
     # run three entries of it (each one is a subprocess)
     full = tool.controls
-    monkeypatch.setattr(tool, 'controls',
+    monkeypatch.setitem(tool.SUITES, 'controls',
                         lambda size, large: [full(size, large)[i]
                                              for i in (0, 2, 7)])
     results = tool.main(['--config', TINY, '--size', '32', '48',
@@ -64,3 +66,22 @@ def test_controls_suite_against_its_baseline(capsys, monkeypatch):
     for r in results:
         assert abs(float(rows[r['label']][1]) -
                    r['seconds_per_frame'] / base) < 0.01
+
+
+def test_precision_suite_runs_bf16_against_fp32(capsys):
+    from tool_loading import load_tool
+    tool = load_tool('tools/analysis/benchmark_inference.py')
+    assert tool.parse_args(['--test-cfg', 'precision=bf16', 'top_k=30'
+                            ]).test_cfg == dict(precision='bf16', top_k=30)
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--test-cfg', 'precision'])
+    results = tool.main(['--config', TINY, '--size', '32', '48',
+                         '--frames', '3', '--threads', '1',
+                         '--suite', 'precision'])
+    assert [(r['label'], r['test_cfg']) for r in results] == [
+        ('32x48, 2 objects, fp32 (baseline)', {}),
+        ('precision=bf16', {'precision': 'bf16'})]
+    rows = [line for line in capsys.readouterr().out.splitlines()
+            if line.startswith('| precision=bf16')]
+    ratio = results[1]['seconds_per_frame'] / results[0]['seconds_per_frame']
+    assert abs(float(rows[0].split('|')[3]) - ratio) < 0.01

@@ -6,7 +6,7 @@ original STM's inference loop measured in the same run.
         [--size 480 854] [--frames 20] [--objects 2]
         [--members CONFIG CONFIG]
         [--modes original plain flip flip-ms ensemble]
-        [--test-cfg KEY=VALUE ...] [--suite controls]
+        [--test-cfg KEY=VALUE ...] [--suite controls|precision]
         [--allocator tuned|stock] [--threads N] [--json FILE]
 
 ``--suite controls`` measures the speed and memory controls instead of the
@@ -15,7 +15,9 @@ baseline run first: a 1080x1920 (``--large-size``) video at full size and
 with ``max_size=480`` (the baseline's shorter side); 2, 6 and
 12 objects with and without ``object_chunk_size=2``; ``top_k=30``. (Memory
 against video length with and without ``max_memory_frames`` is
-tools/analysis/benchmark_long_video.py.) ``--test-cfg`` sets
+tools/analysis/benchmark_long_video.py.) ``--suite precision`` runs the
+fp32 default against ``precision=bf16`` at ``--size`` with 2 objects.
+``--test-cfg`` sets
 ``model.test_cfg`` entries for the modes.
 
 Models have random weights (no checkpoint needed; speed and memory do not
@@ -87,10 +89,11 @@ def parse_args(argv=None):
                         help='torch threads (default: torch\'s default)')
     parser.add_argument('--test-cfg', nargs='+', default=[],
                         metavar='KEY=VALUE',
-                        help='model.test_cfg entries (integers), e.g. '
-                        'max_size=480 object_chunk_size=2 top_k=30')
-    parser.add_argument('--suite', choices=['controls'],
-                        help='run the controls suite instead of --modes')
+                        help='model.test_cfg entries, e.g. max_size=480 '
+                        'object_chunk_size=2 top_k=30 precision=bf16')
+    parser.add_argument('--suite', choices=sorted(SUITES),
+                        help='run a suite of plain-inference settings '
+                        'instead of --modes')
     parser.add_argument('--large-size', type=int, nargs=2,
                         default=[1080, 1920], metavar=('H', 'W'),
                         help='the large video of the controls suite')
@@ -101,13 +104,21 @@ def parse_args(argv=None):
         parser.error('--frames must be >= 2')
     if args.objects < 1:
         parser.error('--objects must be >= 1')
-    try:
-        args.test_cfg = {k: int(v) for k, v in
-                         (item.split('=', 1) for item in args.test_cfg)}
-    except ValueError:
-        parser.error(f'--test-cfg takes KEY=INTEGER items, got '
+    if any('=' not in item for item in args.test_cfg):
+        parser.error(f'--test-cfg takes KEY=VALUE items, got '
                      f'{args.test_cfg}')
+    args.test_cfg = {k: _test_cfg_value(v) for k, v in
+                     (item.split('=', 1) for item in args.test_cfg)}
     return args
+
+
+def _test_cfg_value(text: str):
+    """A ``--test-cfg`` value: an integer where it reads as one (sizes,
+    counts), else the text (``precision=bf16``)."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 def controls(size, large_size) -> list:
@@ -328,12 +339,25 @@ def format_table(results, args, load_before, load_after) -> str:
     return '\n'.join(lines)
 
 
-def run_controls(args) -> list:
-    """The controls suite (see the module docstring); prints its table."""
+def precision(size, large_size) -> list:
+    """The precision suite: fp32 (the exact default, the baseline) and
+    bf16 at ``size``, 2 objects."""
+    h, w = size
+    return [(f'{h}x{w}, 2 objects, fp32 (baseline)', (h, w), 2, {}),
+            ('precision=bf16', (h, w), 2, dict(precision='bf16'))]
+
+
+#: ``--suite`` name: function of ``(size, large_size)`` giving its runs.
+SUITES = dict(controls=controls, precision=precision)
+
+
+def run_suite(args) -> list:
+    """A suite of :data:`SUITES` (see the module docstring); prints its
+    table."""
     import copy
     results = []
-    for label, size, objects, test_cfg in controls(args.size,
-                                                   args.large_size):
+    for label, size, objects, test_cfg in SUITES[args.suite](
+            args.size, args.large_size):
         run = copy.copy(args)
         run.size, run.objects, run.test_cfg = list(size), objects, test_cfg
         result = run_mode(run, 'plain')
@@ -368,11 +392,11 @@ def main(argv=None):
     if args.child:
         print(json.dumps(run_child(args)))
         return None
-    if args.suite == 'controls':
-        results = run_controls(args)
+    if args.suite:
+        results = run_suite(args)
         if args.json:
             with open(args.json, 'w') as f:
-                json.dump(dict(suite='controls', results=results), f,
+                json.dump(dict(suite=args.suite, results=results), f,
                           indent=2)
         return results
     load_before = os.getloadavg()[0]
