@@ -24,22 +24,38 @@ def parse_args(argv=None):
         'dir when no path is given')
     parser.add_argument(
         '--amp', action='store_true',
-        help='automatic mixed precision (needs a GPU)')
+        help='automatic mixed precision: float16 with loss scaling on a CUDA '
+        'GPU, bfloat16 autocast on a CPU (fast where it has AMX or AVX-512 '
+        'BF16)')
     add_runner_arguments(parser)
     return parser.parse_args(argv)
+
+
+def apply_amp(cfg: Config) -> None:
+    """``--amp``: mmengine's ``AmpOptimWrapper`` on a CUDA GPU, vosbench's
+    ``CPUAutocastOptimWrapper`` (bf16 autocast, no loss scale) without one.
+    A config that already names another optim wrapper is refused rather
+    than silently kept."""
+    import torch
+    wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    target = ('AmpOptimWrapper' if torch.cuda.is_available() else
+              'CPUAutocastOptimWrapper')
+    if wrapper == target:
+        return
+    if wrapper != 'OptimWrapper':
+        raise SystemExit(
+            f'--amp: optim_wrapper.type is {wrapper!r}; --amp replaces only '
+            f"'OptimWrapper' (by {target!r} on this machine)")
+    cfg.optim_wrapper.type = target
+    if target == 'AmpOptimWrapper':
+        cfg.optim_wrapper.loss_scale = 'dynamic'
 
 
 def build_train_cfg(args) -> Config:
     """Load the config and apply the command line to it."""
     cfg = load_runner_config(args)
     if args.amp:
-        import torch
-        if not torch.cuda.is_available():
-            raise SystemExit('--amp needs a CUDA GPU; none is available')
-        optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if optim_wrapper == 'OptimWrapper':
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.loss_scale = 'dynamic'
+        apply_amp(cfg)
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None

@@ -38,12 +38,25 @@ def test_train_resume_and_cfg_options():
     assert train_tool.parse_args([CONFIG, '--local_rank', '1']).local_rank == 1
 
 
-def test_amp_without_gpu_is_a_clear_error():
+def test_amp_picks_the_wrapper_of_the_machine(monkeypatch):
+    """``--amp``: fp16 AmpOptimWrapper with a GPU, bf16 autocast without."""
     import torch
-    if torch.cuda.is_available():
-        pytest.skip('a GPU is present')
     args = train_tool.parse_args([CONFIG, '--amp'])
-    with pytest.raises(SystemExit, match='--amp needs a CUDA GPU'):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    cfg = train_tool.build_train_cfg(args)
+    assert cfg.optim_wrapper.type == 'CPUAutocastOptimWrapper'
+    assert 'loss_scale' not in cfg.optim_wrapper
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    cfg = train_tool.build_train_cfg(args)
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    assert cfg.optim_wrapper.loss_scale == 'dynamic'
+
+
+def test_amp_refuses_to_replace_another_wrapper():
+    args = train_tool.parse_args(
+        [CONFIG, '--amp', '--cfg-options',
+         'optim_wrapper.type=MyOptimWrapper'])
+    with pytest.raises(SystemExit, match="'MyOptimWrapper'"):
         train_tool.build_train_cfg(args)
 
 

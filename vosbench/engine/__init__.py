@@ -29,3 +29,8 @@ __all__ += [
 from .loops import VOSTestLoop, format_failures  # noqa: E402
 
 __all__ += ['VOSTestLoop', 'format_failures']
+
+# bf16 autocast training on a CPU (tools/train.py --amp without CUDA)
+from .cpu_autocast import CPUAutocastOptimWrapper, cpu_has_native_bf16  # noqa: E402,E501
+
+__all__ += ['CPUAutocastOptimWrapper', 'cpu_has_native_bf16']
