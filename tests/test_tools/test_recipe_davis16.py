@@ -64,3 +64,35 @@ def test_copy_first_mask_baseline(tmp_path):
         np.testing.assert_array_equal(read_mask(str(folder / name)), first)
     expected = np.mean(list(out['per_sequence'].values()))
     assert abs(out['jf'] - expected) < 1e-9  # one object per sequence
+
+
+def test_amp_auto_trains_in_bf16_only_where_it_is_faster(monkeypatch):
+    """``--amp auto`` (default): bf16 autocast on a CPU-only machine with
+    native bf16, fp32 on an AVX2-only CPU or beside a GPU; on / off as
+    asked; the stages get ``--amp`` exactly when it is on."""
+    import torch
+
+    import vosbench.engine
+    tool = load_tool('tools/analysis/recipe_davis16.py')
+    for cuda, native, expected in ((False, True, True), (False, False, False),
+                                   (True, True, False)):
+        monkeypatch.setattr(torch.cuda, 'is_available', lambda c=cuda: c)
+        monkeypatch.setattr(vosbench.engine, 'cpu_has_native_bf16',
+                            lambda n=native: n)
+        assert tool.parse_args([]).amp is expected
+        assert tool.parse_args(['--amp']).amp is True
+        assert tool.parse_args(['--amp', 'off']).amp is False
+    calls = []
+    monkeypatch.setattr(tool, 'train_stage',
+                        lambda *a, **kw: calls.append(kw['train_args']))
+    monkeypatch.setattr(tool, 'stage_record', lambda d: dict(jf=0.5))
+    monkeypatch.setattr(tool, 'read_per_sequence', lambda d: {})
+    monkeypatch.setattr(tool, 'last_checkpoint', lambda d: 'x.pth')
+    monkeypatch.setattr(tool, 'ensure_synthetic', lambda *a, **kw: None)
+    monkeypatch.setattr(tool, 'copy_first_mask', lambda *a: dict(jf=0.3))
+    monkeypatch.setattr(tool, 'test_demo_model', lambda *a: dict(jf=0.2))
+    tool.run(tool.parse_args(['--davis16', DAVIS16, '--amp', 'on',
+                              '--jobs', '1']))
+    # pre-training, full and main only with --amp; the demo model without
+    assert sorted(map(tuple, calls)) == [(), ('--amp',), ('--amp',),
+                                         ('--amp',)]

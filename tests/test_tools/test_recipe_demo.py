@@ -143,3 +143,32 @@ def test_config_digest_follows_the_resolved_config(tmp_path):
     assert second != first
     child.write_text("_base_ = ['./base.py']\nd = 4\n")
     assert tool.config_digest(str(child)) not in (first, second)
+
+
+def test_stage_with_amp_trains_in_bf16_and_is_its_own_setting(demo_run):
+    """``train_args=['--amp']`` reaches tools/train.py (bf16 autocast on
+    this CPU), is kept in the stage's settings, and a rerun without it
+    trains the stage again instead of reusing the bf16 one."""
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip('with a GPU --amp trains in fp16')
+    tool, _, data_root, work_dir, _ = demo_run
+    stage_dir = osp.join(work_dir, 'amp', 'main_only')
+    options = [f'{loader}.dataset.data_root={data_root}'
+               for loader in ('train_dataloader', 'val_dataloader',
+                              'test_dataloader')]
+    jf = tool.train_stage('main_only', 0, tool.CONFIGS['main_only'], 2,
+                          stage_dir, options, 1, False,
+                          train_args=['--amp'])
+    assert 0.0 <= jf <= 1.0
+    with open(osp.join(stage_dir, 'stage.json')) as f:
+        assert json.load(f)['settings']['train_args'] == ['--amp']
+    log_text = read(stage_dir + '.log')
+    assert ' --amp ' in log_text.splitlines()[0]
+    assert "type='CPUAutocastOptimWrapper'" in log_text
+    # the same stage in fp32 is another setting: trained again
+    tool.train_stage('main_only', 0, tool.CONFIGS['main_only'], 2,
+                     stage_dir, options, 1, False)
+    with open(osp.join(stage_dir, 'stage.json')) as f:
+        assert 'train_args' not in json.load(f)['settings']
+    assert "type='CPUAutocastOptimWrapper'" not in read(stage_dir + '.log')

@@ -19,7 +19,8 @@ evaluator on the same videos:
         [--resolution 240p] [--validate-on auto|holdout|val]
         [--pretrain-iters 3000] [--main-iters 3000] [--seeds 0] [--jobs 2]
         [--synthetic-root data/synthetic] [--demo-checkpoint CKPT]
-        [--work-dir work_dirs/recipe_davis16] [--restart]
+        [--work-dir work_dirs/recipe_davis16] [--amp [auto|on|off]]
+        [--restart]
 
 ``--validate-on holdout`` trains on the train split without the six videos
 of ``holdout_sequences`` (configs/_base_/datasets/davis16.py) and validates
@@ -33,6 +34,12 @@ reuses finished stages, and an interrupted one resumes from its last
 checkpoint. Each stage writes the official per-sequence CSV of its
 validation under ``<stage>/val_results``. A summary with the training
 times is written to ``<work-dir>/recipe_davis16.json``.
+
+``--amp on`` trains the three recipe stages with ``tools/train.py --amp``
+(bf16 autocast on a CPU; 1.5x faster per iteration on an AMX Xeon,
+docs/benchmarks.md); ``auto`` (default) does so without a GPU on a CPU that
+runs bf16 natively, ``off`` trains in fp32. The demo baseline stays the
+fp32 model of ``make demo``.
 """
 import argparse
 import csv
@@ -90,13 +97,31 @@ def parse_args(argv=None):
                         '(default: train it)')
     parser.add_argument('--work-dir', default='work_dirs/recipe_davis16')
     parser.add_argument('--jobs', type=int, default=2)
+    parser.add_argument('--amp', nargs='?', const='on', default='auto',
+                        choices=['auto', 'on', 'off'],
+                        help='train the recipe stages with tools/train.py '
+                        '--amp (bf16 autocast on a CPU); auto (default): on '
+                        'a CPU-only machine whose CPU runs bf16 natively')
     parser.add_argument('--restart', action='store_true')
     args = parser.parse_args(argv)
+    args.amp = resolve_amp(args.amp)
     for key in ('pretrain_iters', 'main_iters', 'demo_iters', 'jobs',
                 'static_images'):
         if getattr(args, key) < 1:
             parser.error(f'--{key.replace("_", "-")} must be >= 1')
     return args
+
+
+def resolve_amp(choice: str) -> bool:
+    """``--amp auto``: bf16 autocast training where it is faster, that is
+    without a GPU on a CPU with native bf16 (AMX or AVX-512 BF16: 1.5x
+    per iteration, docs/benchmarks.md); on an AVX2-only CPU bf16 training
+    is 11x slower than fp32."""
+    if choice != 'auto':
+        return choice == 'on'
+    import torch
+    from vosbench.engine import cpu_has_native_bf16
+    return not torch.cuda.is_available() and cpu_has_native_bf16()
 
 
 def holdout_sequences() -> List[str]:
@@ -258,7 +283,9 @@ def run(args) -> dict:
         evaluator = [f'val_evaluator.output_dir={stage_dir}/val_results']
         train_stage(name, seed, osp.join(REPO, CONFIGS[name]), iters,
                     stage_dir, stage_options + evaluator, threads,
-                    args.restart, load_from)
+                    args.restart, load_from,
+                    train_args=['--amp'] if args.amp and name != 'demo'
+                    else [])
         record = stage_record(stage_dir)
         entry = dict(jf=record['jf'], seconds=record.get('seconds'),
                      iters=iters)
@@ -345,7 +372,9 @@ def print_tables(out: dict, args) -> dict:
              if protocol['mode'] == 'holdout' else 'val.txt')
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     print(f'\nJ&F on DAVIS 2016 {args.resolution}, {where} '
-          f'(seeds {args.seeds}; tiny STM, {args.jobs} jobs at a time of '
+          f'(seeds {args.seeds}; tiny STM, '
+          f'{"bf16 autocast" if args.amp else "fp32"} training, '
+          f'{args.jobs} jobs at a time of '
           f'{threads} thread{"s" if threads > 1 else ""} each)')
     print(f'{"":30s} {"J&F":>6s} {"training":>10s}')
     for key, label in ROWS:

@@ -46,7 +46,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 from mmengine.config import Config
 
@@ -167,20 +167,24 @@ def config_digest(config: str) -> str:
 
 def train_stage(name: str, seed: int, config: str, iters: int,
                 work_dir: str, options: List[str], threads: int,
-                restart: bool, load_from: Optional[str] = None) -> float:
+                restart: bool, load_from: Optional[str] = None,
+                train_args: Sequence[str] = ()) -> float:
     """Train one stage in a subprocess (or reuse / resume it); its J&F.
 
     The stage's settings (the config's path and resolved content, options,
     iterations) are kept in ``work_dir/stage.json``: a stage whose settings
     match and that has a J&F is reused; one with other settings is
     trained again from scratch; an interrupted one resumes from its last
-    checkpoint. Once done, the file also has the J&F and the seconds of the
+    checkpoint. ``train_args`` are extra tools/train.py arguments (such
+    as ``--amp``). Once done, the file also has the J&F and the seconds of the
     run that finished the stage (a resumed stage's earlier, interrupted runs
     are not counted; :func:`stage_record` reads it).
     """
     tag = f'[seed {seed} {STAGE_NAMES[name]}]'
     settings = dict(config=config, config_sha256=config_digest(config),
                     iters=iters, options=options, load_from=load_from)
+    if train_args:
+        settings['train_args'] = list(train_args)
     record_path = osp.join(work_dir, STAGE_FILE)
     record = None
     if osp.isfile(record_path):
@@ -197,7 +201,7 @@ def train_stage(name: str, seed: int, config: str, iters: int,
         json.dump(dict(settings=settings, jf=None), f, indent=2)
 
     cmd = [sys.executable, osp.join(REPO, 'tools/train.py'), config,
-           '--work-dir', work_dir, '--cfg-options',
+           '--work-dir', work_dir, *train_args, '--cfg-options',
            f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
            f'param_scheduler.0.T_max={iters}',
            f'param_scheduler.0.end={iters}',
