@@ -37,6 +37,7 @@ demo: demo-test
 # 480p download when missing) with and without static pre-training, and
 # print J&F on val beside copying the first mask and the synthetic demo
 # model (README, "Real video"). DAVIS16 is the folder of the download.
+# On a CPU with AMX the stages train in bf16 (recipe_davis16.py --amp auto).
 DAVIS16 ?= data/DAVIS2016
 demo-davis16: install
 	@test -d $(DAVIS16)/ImageSets || { echo "DAVIS16=$(DAVIS16): no DAVIS 2016 folder there (make demo-davis16 DAVIS16=/path/to/DAVIS)"; exit 1; }
