@@ -55,7 +55,7 @@ def test_only_bfloat16_is_accepted():
 
 def test_warns_on_a_cpu_without_native_bf16(monkeypatch):
     messages = []
-    monkeypatch.setattr(cpu_autocast, 'cpu_has_native_bf16', lambda: False)
+    monkeypatch.setattr(cpu_autocast, 'native_cpu_bf16', lambda: False)
     monkeypatch.setattr(cpu_autocast, 'print_log',
                         lambda msg, **kw: messages.append((msg, kw)))
     model = small_model()
@@ -64,7 +64,7 @@ def test_warns_on_a_cpu_without_native_bf16(monkeypatch):
     assert len(messages) == 1
     assert 'no native bf16' in messages[0][0]
     assert messages[0][1]['level'] == logging.WARNING
-    monkeypatch.setattr(cpu_autocast, 'cpu_has_native_bf16', lambda: True)
+    monkeypatch.setattr(cpu_autocast, 'native_cpu_bf16', lambda: True)
     CPUAutocastOptimWrapper(
         optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
     assert len(messages) == 1

@@ -72,12 +72,12 @@ def test_amp_auto_trains_in_bf16_only_where_it_is_faster(monkeypatch):
     asked; the stages get ``--amp`` exactly when it is on."""
     import torch
 
-    import vosbench.engine
+    import vosbench.inference.precision
     tool = load_tool('tools/analysis/recipe_davis16.py')
     for cuda, native, expected in ((False, True, True), (False, False, False),
                                    (True, True, False)):
         monkeypatch.setattr(torch.cuda, 'is_available', lambda c=cuda: c)
-        monkeypatch.setattr(vosbench.engine, 'cpu_has_native_bf16',
+        monkeypatch.setattr(vosbench.inference.precision, 'native_cpu_bf16',
                             lambda n=native: n)
         assert tool.parse_args([]).amp is expected
         assert tool.parse_args(['--amp']).amp is True

@@ -120,8 +120,8 @@ def resolve_amp(choice: str) -> bool:
     if choice != 'auto':
         return choice == 'on'
     import torch
-    from vosbench.engine import cpu_has_native_bf16
-    return not torch.cuda.is_available() and cpu_has_native_bf16()
+    from vosbench.inference.precision import native_cpu_bf16
+    return not torch.cuda.is_available() and native_cpu_bf16()
 
 
 def holdout_sequences() -> List[str]:

@@ -31,6 +31,6 @@ from .loops import VOSTestLoop, format_failures  # noqa: E402
 __all__ += ['VOSTestLoop', 'format_failures']
 
 # bf16 autocast training on a CPU (tools/train.py --amp without CUDA)
-from .cpu_autocast import CPUAutocastOptimWrapper, cpu_has_native_bf16  # noqa: E402,E501
+from .cpu_autocast import CPUAutocastOptimWrapper  # noqa: E402
 
-__all__ += ['CPUAutocastOptimWrapper', 'cpu_has_native_bf16']
+__all__ += ['CPUAutocastOptimWrapper']

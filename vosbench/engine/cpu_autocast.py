@@ -13,17 +13,8 @@ import torch
 from mmengine.logging import print_log
 from mmengine.optim import OptimWrapper
 
+from vosbench.inference.precision import native_cpu_bf16
 from vosbench.registry import OPTIM_WRAPPERS
-
-
-def cpu_has_native_bf16() -> bool:
-    """True where oneDNN runs bf16 convolutions natively (AVX-512 BF16 or
-    AMX); elsewhere torch falls back to reference kernels many times slower
-    than float32 (docs/benchmarks.md, precision)."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 @OPTIM_WRAPPERS.register_module()
@@ -31,8 +22,8 @@ class CPUAutocastOptimWrapper(OptimWrapper):
     """``OptimWrapper`` whose forward context autocasts on the CPU.
 
     Args:
-        dtype (str): autocast dtype, ``'bfloat16'`` (the only one CPU
-            autocast runs convolutions in).
+        dtype (str): autocast dtype; ``'bfloat16'`` only (CPUs have no
+            fast fp16 convolutions, as for inference precision).
         **kwargs: passed to ``OptimWrapper`` (``optimizer``, ``clip_grad``,
             ``accumulative_counts``).
     """
@@ -44,7 +35,7 @@ class CPUAutocastOptimWrapper(OptimWrapper):
                 "trains in 'bfloat16' only")
         super().__init__(**kwargs)
         self.cast_dtype = torch.bfloat16
-        if not cpu_has_native_bf16():
+        if not native_cpu_bf16():
             print_log(
                 'CPUAutocastOptimWrapper: this CPU has no native bf16 '
                 '(no AVX-512 BF16 or AMX); bf16 training runs on reference '
