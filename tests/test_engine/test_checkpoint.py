@@ -16,11 +16,18 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import CheckpointLoader, load_checkpoint
 from torch.utils.data import Dataset
 
-import vosbench.engine  # noqa: F401  (installs the loader)
 from vosbench.engine import (RUNNER_CHECKPOINT_GLOBALS,
                              UnsafeCheckpointError,
                              install_safe_checkpoint_loader,
                              load_local_checkpoint)
+
+
+@pytest.fixture(autouse=True)
+def safe_loader():
+    """mmengine's entry points load through vosbench's loader, as the tools
+    install it (importing vosbench changes no global state, so without this
+    the tests here passed only after another test had installed it)."""
+    install_safe_checkpoint_loader()
 
 
 class _Payload:
