@@ -320,7 +320,11 @@ def test_init_model(evil, mmengine_loader):
 # 4. tools/test.py CONFIG CKPT
 # ---------------------------------------------------------------------------
 def test_tools_test(evil, mmengine_loader, tmp_path, data_root):
-    config = write_config(tmp_path, 'malicious_test', data_root)
+    # one config name per parametrization: the runner's experiment name is
+    # the config's stem and a timestamp in seconds, and two cases within one
+    # second would share mmengine's logger and scope instances
+    config = write_config(tmp_path, 'malicious_test_' + tmp_path.name,
+                          data_root)
     with pytest.raises(pickle.UnpicklingError) as info:
         test_tool.main([config, evil.path, '--work-dir',
                         str(tmp_path / 'work'), '--out',
