@@ -251,10 +251,13 @@ def data_root(tmp_path_factory):
 
 
 def write_config(folder, name, data_root, extra=''):
-    """A tiny-STM config on the synthetic data (2 iterations)."""
-    return write_train_config(
-        folder, name, data_root, extra=extra,
-        visualizer_name=name + '_' + osp.basename(str(folder)))
+    """A tiny-STM config on the synthetic data (2 iterations), named after
+    ``name`` and ``folder``: the runner's experiment name is the config's
+    stem and a timestamp in seconds, and two parametrized cases within one
+    second would otherwise share mmengine's logger and scope instances."""
+    unique_name = name + '_' + osp.basename(str(folder))
+    return write_train_config(folder, unique_name, data_root, extra=extra,
+                              visualizer_name=unique_name)
 
 
 def pretrained_backbone_cfg(checkpoint):
@@ -320,11 +323,7 @@ def test_init_model(evil, mmengine_loader):
 # 4. tools/test.py CONFIG CKPT
 # ---------------------------------------------------------------------------
 def test_tools_test(evil, mmengine_loader, tmp_path, data_root):
-    # one config name per parametrization: the runner's experiment name is
-    # the config's stem and a timestamp in seconds, and two cases within one
-    # second would share mmengine's logger and scope instances
-    config = write_config(tmp_path, 'malicious_test_' + tmp_path.name,
-                          data_root)
+    config = write_config(tmp_path, 'malicious_test', data_root)
     with pytest.raises(pickle.UnpicklingError) as info:
         test_tool.main([config, evil.path, '--work-dir',
                         str(tmp_path / 'work'), '--out',
