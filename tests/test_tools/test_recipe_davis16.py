@@ -96,3 +96,18 @@ def test_amp_auto_trains_in_bf16_only_where_it_is_faster(monkeypatch):
     # pre-training, full and main only with --amp; the demo model without
     assert sorted(map(tuple, calls)) == [(), ('--amp',), ('--amp',),
                                          ('--amp',)]
+
+
+def test_stage_iterations_default_to_the_configs(monkeypatch, tmp_path):
+    """Without ``--pretrain-iters`` / ``--main-iters`` each stage trains its
+    config's ``train_cfg.max_iters``; the options override them."""
+    tool = load_tool('tools/analysis/recipe_davis16.py')
+    for name, iters in (('pretrain', 7), ('main_only', 11)):
+        config = tmp_path / f'{name}.py'
+        config.write_text(f'train_cfg = dict(max_iters={iters})\n')
+        monkeypatch.setitem(tool.CONFIGS, name, str(config))
+    args = tool.parse_args(['--amp', 'off'])
+    assert (args.pretrain_iters, args.main_iters) == (7, 11)
+    args = tool.parse_args(['--amp', 'off', '--pretrain-iters', '3',
+                            '--main-iters', '4'])
+    assert (args.pretrain_iters, args.main_iters) == (3, 4)

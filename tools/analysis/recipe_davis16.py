@@ -8,7 +8,7 @@ evaluator on the same videos:
   (configs/stm/stm_r18-tiny_1xb4-3000iter_davis16-240p.py);
 * full: ``--pretrain-iters`` iterations of static-image pre-training on
   synthetic stills and on frames of the train videos used as still images
-  (configs/stm/stm_r18-tiny_1xb4-3000iter_synthetic-davis16-frames-static-
+  (configs/stm/stm_r18-tiny_1xb4-1500iter_synthetic-davis16-frames-static-
   pretrain.py), then the same main training from its last checkpoint
   (configs/stm/stm_r18-tiny_1xb4-3000iter_static-pretrain-davis16-240p.py);
 * baselines: copying the first mask to every frame, and the synthetic demo
@@ -17,7 +17,7 @@ evaluator on the same videos:
 
     python tools/analysis/recipe_davis16.py [--davis16 data/DAVIS2016]
         [--resolution 240p] [--validate-on auto|holdout|val]
-        [--pretrain-iters 3000] [--main-iters 3000] [--seeds 0] [--jobs 2]
+        [--pretrain-iters 1500] [--main-iters 3000] [--seeds 0] [--jobs 2]
         [--synthetic-root data/synthetic] [--demo-checkpoint CKPT]
         [--work-dir work_dirs/recipe_davis16] [--amp [auto|on|off]]
         [--restart]
@@ -57,7 +57,7 @@ from recipe_demo import (REPO, last_checkpoint, log,  # noqa: E402
                          stage_record, train_stage)
 
 CONFIGS = dict(
-    pretrain='configs/stm/stm_r18-tiny_1xb4-3000iter_synthetic-davis16-'
+    pretrain='configs/stm/stm_r18-tiny_1xb4-1500iter_synthetic-davis16-'
     'frames-static-pretrain.py',
     main_only='configs/stm/stm_r18-tiny_1xb4-3000iter_davis16-240p.py',
     full='configs/stm/stm_r18-tiny_1xb4-3000iter_static-pretrain-davis16-'
@@ -83,8 +83,12 @@ def parse_args(argv=None):
     parser.add_argument('--validate-on', default='auto',
                         choices=['auto', 'holdout', 'val'])
     parser.add_argument('--seeds', type=int, nargs='+', default=[0])
-    parser.add_argument('--pretrain-iters', type=int, default=3000)
-    parser.add_argument('--main-iters', type=int, default=3000)
+    parser.add_argument('--pretrain-iters', type=int,
+                        help="default: the pre-training config's max_iters "
+                        '(1500)')
+    parser.add_argument('--main-iters', type=int,
+                        help="default: the main training config's max_iters "
+                        '(3000)')
     parser.add_argument('--demo-iters', type=int, default=700,
                         help='iterations of the synthetic demo model, when '
                         'it is trained here')
@@ -105,11 +109,22 @@ def parse_args(argv=None):
     parser.add_argument('--restart', action='store_true')
     args = parser.parse_args(argv)
     args.amp = resolve_amp(args.amp)
+    if args.pretrain_iters is None:
+        args.pretrain_iters = config_max_iters('pretrain')
+    if args.main_iters is None:
+        args.main_iters = config_max_iters('main_only')
     for key in ('pretrain_iters', 'main_iters', 'demo_iters', 'jobs',
                 'static_images'):
         if getattr(args, key) < 1:
             parser.error(f'--{key.replace("_", "-")} must be >= 1')
     return args
+
+
+def config_max_iters(name: str) -> int:
+    """``train_cfg.max_iters`` of the recipe stage ``name``'s config."""
+    from mmengine.config import Config
+    return int(Config.fromfile(osp.join(REPO, CONFIGS[name]))
+               .train_cfg.max_iters)
 
 
 def resolve_amp(choice: str) -> bool:
