@@ -84,11 +84,9 @@ def parse_args(argv=None):
                         choices=['auto', 'holdout', 'val'])
     parser.add_argument('--seeds', type=int, nargs='+', default=[0])
     parser.add_argument('--pretrain-iters', type=int,
-                        help="default: the pre-training config's max_iters "
-                        '(1500)')
+                        help="default: the pre-training config's max_iters")
     parser.add_argument('--main-iters', type=int,
-                        help="default: the main training config's max_iters "
-                        '(3000)')
+                        help="default: the main training config's max_iters")
     parser.add_argument('--demo-iters', type=int, default=700,
                         help='iterations of the synthetic demo model, when '
                         'it is trained here')
