@@ -8,9 +8,9 @@
 _base_ = ['./stm_r18-tiny_1xb4-3000iter_davis16-240p.py']
 # 1500 iterations, half as many as the main training. In bf16 on an
 # AVX-512 BF16 CPU (held-out videos, docs/benchmarks.md), full training
-# after it scored 0.4998, 0.460 and 0.510 (seeds 0-2, mean 0.490), after
-# 3000 iterations of it 0.455 and 0.480 (seeds 0-1), main only 0.429, 0.429
-# and 0.424. The pre-training takes half the time: on the AVX2-only CPU
+# after it scored 0.482 on the mean of seeds 0-6 (0.441 to 0.519; seeds 0
+# and 1: 0.4998 and 0.460, after 3000 iterations of it 0.455 and 0.480),
+# main only 0.417 (0.307 to 0.481). The pre-training takes half the time: on the AVX2-only CPU
 # where both stages took 74-76 minutes in fp32, about 55-57 (estimated from
 # its stage times, not run there).
 max_iters = 1500
