@@ -1,6 +1,6 @@
 # Recipe demo, stage 1: the narrow STM pre-trained on the synthetic still
-# images (data/synthetic/static, COCO format, made by
-# tools/data/make_synthetic.py) turned into 3-frame clips at 128x128;
+# images (data/synthetic/static, COCO format, 1000 images as
+# tools/data/make_synthetic.py makes by default) turned into 3-frame clips at 128x128;
 # evaluation on the synthetic videos. tools/analysis/recipe_demo.py chains it
 # with stm_r18-tiny_1xb4-700iter_synthetic-static-pretrain-synthetic.py.
 _base_ = [

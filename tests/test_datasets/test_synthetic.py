@@ -122,3 +122,15 @@ def test_cli_writes_both_sets(tmp_path):
          '--quiet'], check=True, cwd=REPO, timeout=120)
     assert osp.isfile(osp.join(out, 'ImageSets', '2017', 'val.txt'))
     assert osp.isfile(osp.join(out, 'static', 'annotations.json'))
+
+
+def test_cli_default_makes_as_many_stills_as_the_recipes_train_on():
+    """`make_synthetic.py` with no options writes the still images the
+    pre-training recipes are measured with; the recipe scripts, which make
+    their own, agree on the number."""
+    from tool_loading import load_tool
+    counts = {path: load_tool(path).parse_args([]).static_images
+              for path in ('tools/data/make_synthetic.py',
+                           'tools/analysis/recipe_demo.py',
+                           'tools/analysis/recipe_davis16.py')}
+    assert len(set(counts.values())) == 1, counts
