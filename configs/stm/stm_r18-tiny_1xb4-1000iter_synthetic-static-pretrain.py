@@ -1,8 +1,9 @@
 # Recipe demo, stage 1: the narrow STM pre-trained on the synthetic still
 # images (data/synthetic/static, COCO format, 1000 images as
-# tools/data/make_synthetic.py makes by default) turned into 3-frame clips at 128x128;
-# evaluation on the synthetic videos. tools/analysis/recipe_demo.py chains it
-# with stm_r18-tiny_1xb4-700iter_synthetic-static-pretrain-synthetic.py.
+# tools/data/make_synthetic.py makes by default) turned into 3-frame clips
+# at 128x128; evaluation on the synthetic videos.
+# tools/analysis/recipe_demo.py chains it with
+# stm_r18-tiny_1xb4-700iter_synthetic-static-pretrain-synthetic.py.
 _base_ = [
     '../_base_/models/stm_r18-tiny.py', '../_base_/datasets/synthetic.py',
     '../_base_/schedules/schedule_adam-1e-5_80k.py',

@@ -3,8 +3,8 @@
 # them synthetic stills (data/synthetic/static: the 1000 that
 # tools/data/make_synthetic.py makes by default), half frames of the DAVIS
 # 2016 train videos at 240p used as still images (as the first STM report
-# uses YouTube-VOS frames). Evaluation on DAVIS 2016 val.txt at 240p. Stage 2 is
-# stm_r18-tiny_1xb4-3000iter_static-pretrain-davis16-240p.py.
+# uses YouTube-VOS frames). Evaluation on DAVIS 2016 val.txt at 240p.
+# Stage 2 is stm_r18-tiny_1xb4-3000iter_static-pretrain-davis16-240p.py.
 _base_ = ['./stm_r18-tiny_1xb4-3000iter_davis16-240p.py']
 # 1500 iterations, half as many as the main training. In bf16 on an
 # AVX-512 BF16 CPU (held-out videos, docs/benchmarks.md), full training
